@@ -1,0 +1,5 @@
+/** Per-request context of the gateway: what it forwards to the subgraphs. */
+export interface GatewayContext {
+  /** The client's `Authorization` header, passed on unchanged to every subgraph fetch. */
+  authorization?: string;
+}

@@ -1,0 +1,4 @@
+import { runService } from '@phos/shared';
+import { start } from './server';
+
+runService('gateway', (config) => start(config));

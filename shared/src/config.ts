@@ -1,0 +1,196 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+
+/** Where a service keeps its data: an embedded SQLite file, or a PostgreSQL server. */
+export type DatabaseConfig =
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly url: string };
+
+export interface Config {
+  /** `NODE_ENV`: `development` (default), `test` or `production`. */
+  readonly nodeEnv: 'development' | 'test' | 'production';
+  readonly isProduction: boolean;
+  /** `LOG_LEVEL`, default `info`. */
+  readonly logLevel: string;
+  /** `REDIS_URL`, default `redis://127.0.0.1:6379`. */
+  readonly redisUrl: string;
+  /** `DATA_DIR`, default `.data/` at the project root: SQLite files and development secrets. */
+  readonly dataDir: string;
+  readonly gateway: {
+    /** `GATEWAY_PORT`, default 4000. */
+    readonly port: number;
+    /** `SUPERGRAPH_PATH`, default `schema/supergraph.graphql`. */
+    readonly supergraphPath: string;
+    /** `IDENTITY_URL` / `PATIENTS_URL`: override the subgraph URLs written in the supergraph. */
+    readonly subgraphUrls: Readonly<Record<string, string>>;
+  };
+  readonly identity: {
+    /** `IDENTITY_PORT`, default 4001. */
+    readonly port: number;
+    /** `IDENTITY_DATABASE_URL`, default `.data/identity.sqlite`. */
+    readonly database: DatabaseConfig;
+    /** `BOOTSTRAP_ADMIN_EMAIL` and `BOOTSTRAP_ADMIN_PASSWORD`, both or neither. */
+    readonly bootstrapAdmin?: { readonly email: string; readonly password: string };
+  };
+  readonly patients: {
+    /** `PATIENTS_PORT`, default 4002. */
+    readonly port: number;
+    /** `PATIENTS_DATABASE_URL`, default `.data/patients.sqlite`. */
+    readonly database: DatabaseConfig;
+  };
+  readonly auth: {
+    /**
+     * `JWT_SECRET`, at least 32 characters. Required in production; in development a random secret is
+     * generated once into `.data/jwt-secret` and shared by every service of this checkout.
+     */
+    readonly jwtSecret: string;
+    /** `JWT_ISSUER`, default `phos-identity`. */
+    readonly issuer: string;
+    /** `JWT_AUDIENCE`, default `phos`. */
+    readonly audience: string;
+    /** `TOKEN_TTL_SECONDS`, default 900 (15 minutes). */
+    readonly tokenTtlSeconds: number;
+  };
+}
+
+/** A configuration value that cannot be used; its message is one line that says what to set. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The project root: `shared/dist/config.js` and `shared/src/config.ts` both sit two levels below it. */
+export const projectRoot = resolve(__dirname, '..', '..');
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(`${name} must be a port number from 0 to 65535, got "${raw}"`);
+  }
+  return value;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive whole number, got "${raw}"`);
+  return value;
+}
+
+function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} must be a URL (${protocols.join(' or ')}), got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${parsed.protocol}//…"`);
+  }
+  return raw;
+}
+
+/** `postgres://…` selects PostgreSQL; a file path (or `sqlite:path`) selects embedded SQLite. */
+export function parseDatabaseUrl(name: string, raw: string | undefined, fallbackFile: string, dataDir: string): DatabaseConfig {
+  if (raw === undefined || raw === '') return { kind: 'sqlite', path: join(dataDir, fallbackFile) };
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError(`${name} is not a valid postgres:// URL`);
+    }
+    return { kind: 'postgres', url: raw };
+  }
+  const path = raw.replace(/^(sqlite|file):(\/\/)?/, '');
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && path === raw) {
+    throw new ConfigError(`${name} must be postgres://… or a SQLite file path, got "${raw.split(':')[0]}://…"`);
+  }
+  if (path === '') throw new ConfigError(`${name} names no SQLite file`);
+  return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(projectRoot, path) };
+}
+
+function developmentSecret(dataDir: string): string {
+  const file = join(dataDir, 'jwt-secret');
+  mkdirSync(dataDir, { recursive: true });
+  try {
+    // `wx` fails when another service of this checkout wrote it first; then read theirs.
+    writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * Reads and validates the whole configuration once. Throws {@link ConfigError} with a one-line message on
+ * the first bad value; entry points print it and exit 1.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const nodeEnv = env.NODE_ENV === undefined || env.NODE_ENV === '' ? 'development' : env.NODE_ENV;
+  if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
+    throw new ConfigError(`NODE_ENV must be development, test or production, got "${nodeEnv}"`);
+  }
+  const isProduction = nodeEnv === 'production';
+  const dataDir = resolve(projectRoot, env.DATA_DIR || '.data');
+
+  const bootstrapEmail = env.BOOTSTRAP_ADMIN_EMAIL || undefined;
+  const bootstrapPassword = env.BOOTSTRAP_ADMIN_PASSWORD || undefined;
+  if ((bootstrapEmail === undefined) !== (bootstrapPassword === undefined)) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD must be set together, or neither');
+  }
+
+  let jwtSecret = env.JWT_SECRET || undefined;
+  if (jwtSecret === undefined) {
+    if (isProduction) throw new ConfigError('JWT_SECRET must be set in production (at least 32 random characters)');
+    jwtSecret = developmentSecret(dataDir);
+  }
+  if (jwtSecret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters long');
+
+  const subgraphUrls: Record<string, string> = {};
+  const identityUrl = url(env, 'IDENTITY_URL', ['http:', 'https:']);
+  const patientsUrl = url(env, 'PATIENTS_URL', ['http:', 'https:']);
+  if (identityUrl) subgraphUrls.identity = identityUrl;
+  if (patientsUrl) subgraphUrls.patients = patientsUrl;
+
+  const config: Config = {
+    nodeEnv,
+    isProduction,
+    logLevel: env.LOG_LEVEL || 'info',
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']) ?? 'redis://127.0.0.1:6379',
+    dataDir,
+    gateway: {
+      port: port(env, 'GATEWAY_PORT', 4000),
+      supergraphPath: resolve(projectRoot, env.SUPERGRAPH_PATH || 'schema/supergraph.graphql'),
+      subgraphUrls: Object.freeze(subgraphUrls),
+    },
+    identity: {
+      port: port(env, 'IDENTITY_PORT', 4001),
+      database: parseDatabaseUrl('IDENTITY_DATABASE_URL', env.IDENTITY_DATABASE_URL, 'identity.sqlite', dataDir),
+      bootstrapAdmin: bootstrapEmail && bootstrapPassword ? { email: bootstrapEmail, password: bootstrapPassword } : undefined,
+    },
+    patients: {
+      port: port(env, 'PATIENTS_PORT', 4002),
+      database: parseDatabaseUrl('PATIENTS_DATABASE_URL', env.PATIENTS_DATABASE_URL, 'patients.sqlite', dataDir),
+    },
+    auth: {
+      jwtSecret,
+      issuer: env.JWT_ISSUER || 'phos-identity',
+      audience: env.JWT_AUDIENCE || 'phos',
+      tokenTtlSeconds: positiveInt(env, 'TOKEN_TTL_SECONDS', 900),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,73 @@
+import { MikroORM } from '@mikro-orm/core';
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
+import type { AbstractSqlDriver, EntityManager } from '@mikro-orm/knex';
+import { LibSqlDriver } from '@mikro-orm/libsql';
+import { Migrator } from '@mikro-orm/migrations';
+import type { Migration } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { DatabaseConfig } from './config';
+import type { Logger } from './logger';
+import { StartupError } from './process';
+
+export type { EntityManager };
+export type Database = MikroORM<AbstractSqlDriver>;
+
+export interface OpenDatabaseOptions {
+  /** Which database: embedded SQLite or PostgreSQL. */
+  database: DatabaseConfig;
+  /** The service's entities. */
+  entities: EntitySchema<any>[];
+  /** The service's migrations, oldest first; pending ones are applied before this resolves. */
+  migrations: (new (...args: any[]) => Migration)[];
+  /** The name the service's variable goes by, for start-up messages (e.g. `PATIENTS_DATABASE_URL`). */
+  envName: string;
+  logger: Logger;
+}
+
+/**
+ * Opens a service's database and applies its pending migrations. Throws {@link StartupError} naming the
+ * variable to fix when the database cannot be reached.
+ */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  const { database, entities, migrations, envName, logger } = options;
+  const migrationsList: MigrationObject[] = migrations.map((migration) => ({ name: migration.name, class: migration }));
+  const common = {
+    entities,
+    extensions: [Migrator],
+    migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
+    discovery: { warnWhenNoEntities: true },
+    // Every request and every event must fork its own EntityManager.
+    allowGlobalContext: false,
+    debug: false,
+    // MikroORM's own messages (the migrator's, mostly) go to the structured log too.
+    logger: (message: string) => logger.debug({ component: 'mikro-orm' }, message.replace(/\x1b\[[0-9;]*m/g, '')),
+  };
+  let orm: Database;
+  try {
+    if (database.kind === 'postgres') {
+      orm = (await MikroORM.init({ ...common, driver: PostgreSqlDriver, clientUrl: database.url, pool: { min: 0, max: 10 } })) as unknown as Database;
+    } else {
+      mkdirSync(dirname(database.path), { recursive: true });
+      orm = (await MikroORM.init({ ...common, driver: LibSqlDriver, dbName: database.path })) as unknown as Database;
+    }
+    const status = await orm.isConnected();
+    if (!status) throw new Error('the database did not answer');
+  } catch (error) {
+    throw new StartupError(`cannot open the database of ${envName} (${(error as Error).message}). Check ${envName}, or unset it for the embedded SQLite default.`);
+  }
+  try {
+    const applied = await orm.getMigrator().up();
+    if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'Applied database migrations');
+  } catch (error) {
+    await orm.close(true);
+    throw error;
+  }
+  return orm;
+}
+
+/** For `/readyz`: resolves when the database answers a query. */
+export async function pingDatabase(orm: Database): Promise<void> {
+  await orm.em.getConnection().execute('select 1');
+}

@@ -1,0 +1,108 @@
+import { ApolloServer } from '@apollo/server';
+import type { ApolloServerOptionsWithGateway, ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { expressMiddleware } from '@as-integrations/express5';
+import cors from 'cors';
+import express from 'express';
+import type { Request } from 'express';
+import type { GraphQLSchema } from 'graphql';
+import type { Server } from 'node:http';
+import { createFormatError } from './graphql';
+import { healthzHandler, readyzHandler } from './health';
+import type { HealthChecks } from './health';
+import { createHttpServer, listen } from './http';
+import type { Logger } from './logger';
+import { StartupError } from './process';
+
+export interface GraphQLServiceOptions<TContext extends BaseContext> {
+  /** The port to listen on; 0 picks a free one. */
+  port: number;
+  /** The variable that sets the port, named when the port is taken (e.g. `IDENTITY_PORT`). */
+  portEnv: string;
+  /** What the service serves: a schema (subgraphs) or a gateway. */
+  schema?: GraphQLSchema;
+  gateway?: ApolloServerOptionsWithGateway<TContext>['gateway'];
+  /** Builds the context of one HTTP request. */
+  context: (req: Request) => Promise<TContext>;
+  /** The dependencies `/readyz` checks. */
+  checks: HealthChecks;
+  logger: Logger;
+  /** Production turns off introspection, the landing page and error details. */
+  isProduction: boolean;
+  /** Extra paths that serve the same endpoint as `/graphql` (the gateway serves Sandbox on `/` too). */
+  aliases?: string[];
+  /**
+   * Called with the HTTP server before it listens, to attach a WebSocket server. The returned function is
+   * called on stop, before the HTTP server drains.
+   */
+  attach?: (server: Server) => () => Promise<void>;
+  plugins?: ApolloServerPlugin<TContext>[];
+}
+
+export interface GraphQLService {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  /** Lets in-flight requests finish, closes connections; resources the caller owns are closed by the caller. */
+  stop(): Promise<void>;
+}
+
+/** Express + Apollo Server on one HTTP server: `/graphql`, `/healthz`, `/readyz`, CORS, graceful drain. */
+export async function startGraphQLService<TContext extends BaseContext>(options: GraphQLServiceOptions<TContext>): Promise<GraphQLService> {
+  const app = express();
+  app.disable('x-powered-by');
+  const server = createHttpServer(app);
+  const detach = options.attach?.(server);
+
+  const apollo = new ApolloServer<TContext>({
+    ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
+    logger: {
+      debug: (message: string) => options.logger.debug(message),
+      info: (message: string) => options.logger.info(message),
+      warn: (message: string) => options.logger.warn(message),
+      error: (message: string) => options.logger.error(message),
+    },
+    introspection: !options.isProduction,
+    includeStacktraceInErrorResponses: !options.isProduction,
+    formatError: createFormatError(options.logger, options.isProduction),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 10_000 }),
+      // Subgraphs: no per-request federated tracing, which nothing here reads.
+      ...(options.schema ? [ApolloServerPluginInlineTraceDisabled()] : []),
+      options.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      ...(detach ? [{ async serverWillStart() { return { drainServer: detach } } }] : []),
+      ...(options.plugins ?? []),
+    ],
+  });
+  await apollo.start();
+
+  app.get('/healthz', healthzHandler);
+  app.get('/readyz', readyzHandler(options.checks));
+  // Exact paths only: `/` as an alias must not swallow every other path.
+  app.all(
+    ['/graphql', ...(options.aliases ?? [])],
+    // Any origin may call (Apollo Sandbox among them); credentials travel in the Authorization header, never cookies.
+    cors({ origin: true, maxAge: 600 }),
+    express.json({ limit: '100kb' }),
+    expressMiddleware(apollo, { context: ({ req }) => options.context(req) }),
+  );
+
+  let port: number;
+  try {
+    port = await listen(server, options.port);
+  } catch (error) {
+    await detach?.();
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      throw new StartupError(`port ${options.port} is in use: stop what uses it, or set ${options.portEnv} to another port.`);
+    }
+    throw error;
+  }
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    port,
+    server,
+    stop: () => apollo.stop(),
+  };
+}

@@ -1,0 +1,58 @@
+import { ConfigError, loadConfig } from './config';
+import type { Config } from './config';
+import { createLogger } from './logger';
+
+/** A start-up failure the operator can fix; its message is one line that says what to do. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The body of every `index.ts`: read the configuration, start the service, stop it on SIGTERM or SIGINT.
+ * A configuration or start-up error prints one line and exits 1.
+ */
+export function runService(name: string, start: (config: Config) => Promise<RunningService>): void {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${name}: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(name, config.logLevel);
+  start(config).then(
+    (service) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, `Stopping ${name}`);
+        service.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            logger.error({ err: error }, `${name} did not stop cleanly`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    },
+    (error: unknown) => {
+      if (error instanceof StartupError || error instanceof ConfigError) {
+        process.stderr.write(`${name}: ${error.message}\n`);
+      } else {
+        logger.fatal({ err: error }, `${name} failed to start`);
+      }
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,75 @@
+import { RedisPubSub } from 'graphql-redis-subscriptions';
+import { Redis } from 'ioredis';
+import type { Logger } from './logger';
+import { StartupError } from './process';
+
+export type { Redis };
+
+/** One process's Redis connections: a command connection and a subscriber (SUBSCRIBE blocks its connection). */
+export interface RedisConnections {
+  readonly publisher: Redis;
+  readonly subscriber: Redis;
+  /** Resolves when both connections answer; rejects otherwise (for `/readyz`). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function createClient(url: string, name: string, logger: Logger): Redis {
+  const client = new Redis(url, {
+    connectionName: name,
+    lazyConnect: true,
+    // Fail fast while disconnected instead of queueing: callers decide what a failed command means.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+    // Reconnect forever, with backoff capped at 2 s: the service recovers when Redis comes back.
+    retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000),
+  });
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (!down) logger.warn({ redis: name, err: { message: error.message } }, 'Redis connection lost; reconnecting');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) logger.info({ redis: name }, 'Redis connection restored');
+    down = false;
+  });
+  return client;
+}
+
+/**
+ * Opens both connections. Throws {@link StartupError} naming `REDIS_URL` when Redis does not answer, after
+ * closing whatever it opened.
+ */
+export async function connectRedis(url: string, name: string, logger: Logger): Promise<RedisConnections> {
+  const publisher = createClient(url, `${name}:publisher`, logger);
+  const subscriber = createClient(url, `${name}:subscriber`, logger);
+  try {
+    await Promise.all([publisher.connect(), subscriber.connect()]);
+  } catch (error) {
+    publisher.disconnect();
+    subscriber.disconnect();
+    const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
+    throw new StartupError(
+      `cannot reach Redis at REDIS_URL=${safeUrl} (${(error as Error).message}). Start Redis (for example \`redis-server\`) or set REDIS_URL.`,
+    );
+  }
+  return {
+    publisher,
+    subscriber,
+    async ping() {
+      await Promise.all([publisher.ping(), subscriber.status === 'ready' ? Promise.resolve() : Promise.reject(new Error('subscriber not ready'))]);
+    },
+    async close() {
+      await Promise.all([publisher.quit().catch(() => publisher.disconnect()), subscriber.quit().catch(() => subscriber.disconnect())]);
+    },
+  };
+}
+
+/**
+ * A GraphQL PubSub over these connections, for subscription fan-out across replicas. It shares the
+ * process's two connections; payloads travel as JSON.
+ */
+export function createGraphQLPubSub(redis: RedisConnections): RedisPubSub {
+  return new RedisPubSub({ publisher: redis.publisher, subscriber: redis.subscriber });
+}

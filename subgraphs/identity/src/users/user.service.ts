@@ -1,0 +1,111 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, USER_REGISTERED, clientError, createUserRegisteredEvent, signToken } from '@phos/shared';
+import type { Config, EventBus, EventRole, Logger } from '@phos/shared';
+import type { Database } from '@phos/shared/database';
+import type { RegisterInput, Role } from '../generated/graphql';
+import { decoyHash, hashPassword, verifyPassword } from './password';
+import { User } from './user.entity';
+import { emailKey, validateRegistration } from './user.validation';
+
+const EVENT_ROLE: Record<Role, EventRole> = { PATIENT: 'Patient', DOCTOR: 'Doctor', NURSE: 'Nurse', ADMIN: 'Admin' };
+
+export interface AuthResult {
+  token: string;
+  user: User;
+}
+
+/** Registration, sign-in and look-ups of users. Each call forks its own EntityManager. */
+export class UserService {
+  constructor(
+    private readonly orm: Database,
+    private readonly events: EventBus,
+    private readonly auth: Config['auth'],
+    private readonly logger: Logger,
+  ) {}
+
+  async register(input: RegisterInput): Promise<AuthResult> {
+    const valid = validateRegistration(input);
+    const em = this.orm.em.fork();
+    const key = emailKey(valid.email);
+    // Checked first to spare a hash; the unique index decides between concurrent registrations.
+    if (await em.count(User, { emailKey: key })) throw this.emailTaken();
+    const user = em.create(User, {
+      id: randomUUID(),
+      email: valid.email,
+      emailKey: key,
+      passwordHash: await hashPassword(valid.password),
+      role: valid.role,
+      firstName: valid.firstName,
+      lastName: valid.lastName,
+      registeredAt: new Date(),
+    });
+    try {
+      await em.persistAndFlush(user);
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw this.emailTaken();
+      throw error;
+    }
+    this.logger.info({ userId: user.id, role: user.role }, 'User registered');
+    await this.publishRegistered(user);
+    return { token: await this.tokenFor(user), user };
+  }
+
+  async login(email: string, password: string): Promise<AuthResult> {
+    const em = this.orm.em.fork();
+    const user = await em.findOne(User, { emailKey: emailKey(email) }, { populate: ['passwordHash'] });
+    // An unknown email costs one verification too, so both failures answer alike and in about the same time.
+    const ok = await verifyPassword(user?.passwordHash ?? (await decoyHash()), password);
+    if (!user || !ok) throw clientError(ErrorCode.InvalidCredentials, 'The email or password is not correct.');
+    this.logger.info({ userId: user.id }, 'User signed in');
+    return { token: await this.tokenFor(user), user };
+  }
+
+  findById(id: string): Promise<User | null> {
+    return this.orm.em.fork().findOne(User, { id });
+  }
+
+  async findByIds(ids: string[]): Promise<Map<string, User>> {
+    const users = await this.orm.em.fork().find(User, { id: { $in: ids } });
+    return new Map(users.map((user) => [user.id, user]));
+  }
+
+  /** Creates the configured ADMIN at start-up unless a user with that email exists. */
+  async ensureAdmin(admin: { email: string; password: string }): Promise<void> {
+    const existing = await this.orm.em.fork().findOne(User, { emailKey: emailKey(admin.email) });
+    if (existing) return;
+    try {
+      const { user } = await this.register({ email: admin.email, password: admin.password, firstName: 'Admin', lastName: 'Admin', role: 'ADMIN' });
+      this.logger.info({ userId: user.id }, 'Created the bootstrap ADMIN user');
+    } catch (error) {
+      // Another replica starting at the same moment created it first.
+      if ((error as { extensions?: { code?: string } }).extensions?.code !== ErrorCode.EmailTaken) throw error;
+    }
+  }
+
+  /** Publishing failures do not fail the registration: the user exists, and the failure is logged. */
+  private async publishRegistered(user: User): Promise<void> {
+    const event = createUserRegisteredEvent({
+      userId: user.id,
+      email: user.email,
+      role: EVENT_ROLE[user.role],
+      firstName: user.firstName,
+      lastName: user.lastName,
+      registeredAt: user.registeredAt.toISOString(),
+    });
+    try {
+      await this.events.publish(event);
+      this.logger.info({ eventId: event.id, userId: user.id, role: event.data.role }, `Published ${USER_REGISTERED} event for user ${user.id} with role ${event.data.role}`);
+    } catch (error) {
+      this.logger.error({ eventId: event.id, userId: user.id, err: { message: (error as Error).message } }, `Failed to publish ${USER_REGISTERED} event`);
+    }
+  }
+
+  private tokenFor(user: User): Promise<string> {
+    return signToken({ userId: user.id, role: user.role }, this.auth);
+  }
+
+  private emailTaken() {
+    return clientError(ErrorCode.EmailTaken, 'An account with this email already exists.', { field: 'email' });
+  }
+}

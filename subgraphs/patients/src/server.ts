@@ -1,0 +1,102 @@
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { useServer } from 'graphql-ws/use/ws';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'graphql';
+import { WebSocketServer } from 'ws';
+import {
+  DateTimeScalar,
+  callerFromAuthorization,
+  connectRedis,
+  createGraphQLPubSub,
+  createLogger,
+  createRedisEventBus,
+  projectRoot,
+} from '@phos/shared';
+import type { Config, Logger, RunningService } from '@phos/shared';
+import { openDatabase, pingDatabase } from '@phos/shared/database';
+import { startGraphQLService } from '@phos/shared/graphql-service';
+import type { Context } from './context';
+import type { Resolvers } from './generated/graphql';
+import { Migration20261128000000CreatePatients } from './migrations/Migration20261128000000CreatePatients';
+import { PatientSchema } from './patients/patient.entity';
+import { PATIENT_CREATED_TOPIC, createPatientResolvers } from './patients/patient.resolvers';
+import { PatientService } from './patients/patient.service';
+import { listenForUserRegistered } from './patients/user-registered.listener';
+
+export interface PatientsService extends RunningService {
+  readonly port: number;
+}
+
+/**
+ * The patients subgraph, whole: database, the UserRegistered listener, the GraphQL endpoint over HTTP and
+ * graphql-ws. Startable on port 0.
+ */
+export async function start(config: Config, logger: Logger = createLogger('patients', config.logLevel)): Promise<PatientsService> {
+  const redis = await connectRedis(config.redisUrl, 'patients', logger);
+  const cleanups: (() => Promise<unknown>)[] = [() => redis.close()];
+  const cleanup = async () => {
+    for (const close of cleanups.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'Cleanup failed'));
+  };
+  try {
+    const orm = await openDatabase({
+      database: config.patients.database,
+      entities: [PatientSchema],
+      migrations: [Migration20261128000000CreatePatients],
+      envName: 'PATIENTS_DATABASE_URL',
+      logger,
+    });
+    cleanups.push(() => orm.close());
+
+    const patients = new PatientService(orm);
+    const pubsub = createGraphQLPubSub(redis);
+    const listener = await listenForUserRegistered({
+      events: createRedisEventBus(redis, logger),
+      patients,
+      logger,
+      onPatientCreated: (patient) => pubsub.publish(PATIENT_CREATED_TOPIC, patient),
+    });
+    cleanups.push(() => listener.close());
+
+    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, pubsub) };
+    const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'patients.graphql'), 'utf8'));
+    const schema = buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]);
+
+    const service = await startGraphQLService<Context>({
+      port: config.patients.port,
+      portEnv: 'PATIENTS_PORT',
+      schema,
+      context: (req) => callerFromAuthorization(req.headers.authorization, config.auth),
+      checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
+      logger,
+      isProduction: config.isProduction,
+      attach: (server) => {
+        const wsServer = new WebSocketServer({ server, path: '/graphql' });
+        const wsHandler = useServer<{ authorization?: unknown }>(
+          {
+            schema,
+            context: ({ connectionParams }) =>
+              callerFromAuthorization(typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined, config.auth),
+          },
+          wsServer,
+        );
+        return async () => {
+          await wsHandler.dispose();
+          await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+        };
+      },
+    });
+    logger.info({ url: service.url }, 'patients subgraph ready');
+    return {
+      url: service.url,
+      port: service.port,
+      async stop() {
+        await service.stop();
+        await cleanup();
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
