@@ -1,0 +1,97 @@
+import { start as startGateway } from '@phos/gateway';
+import { start as startIdentity } from '@phos/identity';
+import { start as startPatients } from '@phos/patients';
+import { createLogger, loadConfig } from '@phos/shared';
+import type { Config, Logger } from '@phos/shared';
+import { createDatabases } from './databases';
+import type { DatabaseKind, TestDatabases } from './databases';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+
+/** A configuration for tests: free ports, the test Redis, quiet logs; `env` overrides any variable. */
+export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    REDIS_URL,
+    JWT_SECRET: TEST_JWT_SECRET,
+    GATEWAY_PORT: '0',
+    IDENTITY_PORT: '0',
+    PATIENTS_PORT: '0',
+    ...env,
+  });
+}
+
+export function testLogger(name: string, config: Config): Logger {
+  return createLogger(name, config.logLevel);
+}
+
+export interface TestSystem {
+  config: Config;
+  databases: TestDatabases;
+  gatewayUrl: string;
+  identityUrl: string;
+  patientsUrl: string;
+  /** Stops the patients subgraph (as a crash or deploy would), and starts it again. */
+  stopPatients(): Promise<void>;
+  startPatients(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts identity, patients and the gateway in this process on free ports, each on a fresh database of
+ * `kind`. Whatever started is stopped again if a later step fails.
+ */
+export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {}): Promise<TestSystem> {
+  const databases = await createDatabases(kind);
+  const config = testConfig({ IDENTITY_DATABASE_URL: databases.identity, PATIENTS_DATABASE_URL: databases.patients, ...env });
+  const stops: (() => Promise<void>)[] = [() => databases.drop()];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  };
+  try {
+    const identity = await startIdentity(config, testLogger('identity', config));
+    stops.push(() => identity.stop());
+    let patients = await startPatients(config, testLogger('patients', config));
+    let patientsPort = patients.port;
+    const patientsStop = async () => patients.stop();
+    stops.push(patientsStop);
+    const gateway = await startGateway(config, testLogger('gateway', config), {
+      subgraphUrls: { identity: identity.url, patients: patients.url },
+    });
+    stops.push(() => gateway.stop());
+    let patientsRunning = true;
+    return {
+      config,
+      databases,
+      gatewayUrl: gateway.url,
+      identityUrl: identity.url,
+      patientsUrl: patients.url,
+      async stopPatients() {
+        if (!patientsRunning) return;
+        patientsRunning = false;
+        await patients.stop();
+      },
+      async startPatients() {
+        if (patientsRunning) return;
+        const restartConfig = testConfig({
+          IDENTITY_DATABASE_URL: databases.identity,
+          PATIENTS_DATABASE_URL: databases.patients,
+          ...env,
+          PATIENTS_PORT: String(patientsPort),
+        });
+        patients = await startPatients(restartConfig, testLogger('patients', restartConfig));
+        patientsPort = patients.port;
+        patientsRunning = true;
+      },
+      async stop() {
+        if (!patientsRunning) stops.splice(stops.indexOf(patientsStop), 1);
+        await stopAll();
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
