@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '..', '..');
+
+/** A free TCP port on 127.0.0.1, for a server that must be restarted on the same port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface OwnRedis {
+  url: string;
+  port: number;
+  /** Starts (or starts again) the server on the same port and data folder. */
+  start(): Promise<void>;
+  /** SIGKILLs the server, as a crash would. */
+  kill(): Promise<void>;
+  /** Stops it and removes its data folder. */
+  remove(): Promise<void>;
+}
+
+/** A redis-server owned by one test, on its own port and data folder, that the test may kill and restart. */
+export async function ownRedis(options: { appendonly?: boolean } = {}): Promise<OwnRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'phos-redis-'));
+  let child: ChildProcess | undefined;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no'];
+  const own: OwnRedis = {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async start() {
+      child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((ready, fail) => {
+        child!.once('exit', (code) => fail(new Error(`redis-server exited with ${code}`)));
+        child!.stdout!.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('Ready to accept connections')) ready();
+        });
+      });
+      child.stdout!.resume();
+    },
+    async kill() {
+      if (!child || child.exitCode !== null) return;
+      const exited = new Promise((done) => child!.once('exit', done));
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async remove() {
+      await own.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await own.start();
+  return own;
+}
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Runs a built service (`subgraphs/identity`, `gateway`, …) as a child process with `env` over the parent's. */
+export function runBuilt(dir: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(process.execPath, [join(ROOT, dir, 'dist', 'index.js')], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
+  return { child, output: () => output, exited };
+}
