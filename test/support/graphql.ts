@@ -1,5 +1,7 @@
 import { createClient } from 'graphql-ws';
-import type { Client, ExecutionResult } from 'graphql-ws';
+import type { Client, FormattedExecutionResult } from 'graphql-ws';
+
+type ExecutionResult<T> = FormattedExecutionResult<T, unknown>;
 import WebSocket from 'ws';
 
 export interface GraphQLResponse<T = any> {
@@ -53,7 +55,7 @@ export function wsClient(url: string, connectionParams?: Record<string, unknown>
 }
 
 /** Collects the results of one subscription; `next(predicate)` waits for the first that matches. */
-export function collect<T = any>(client: Client, query: string, variables: Record<string, unknown> = {}) {
+export function collect<T extends Record<string, any> = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}) {
   const results: ExecutionResult<T>[] = [];
   const waiters: { match: (r: ExecutionResult<T>) => boolean; resolve: (r: ExecutionResult<T>) => void }[] = [];
   let error: unknown;
