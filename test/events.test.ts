@@ -1,14 +1,18 @@
 /**
- * The patients subgraph's UserRegistered listener, fed raw events on the contract's Redis channel.
+ * The patients subgraph's UserRegistered consumer, fed raw entries on the contract's Redis stream, on a Redis
+ * of the suite's own (so the stream, the group and the dead letters are the suite's alone).
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { USER_REGISTERED_CHANNEL, createUserRegisteredEvent } from '@phos/shared';
+import { USER_REGISTERED_CHANNEL, createUserRegisteredEvent, groupStats, listDeadLetters, redriveDeadLetters } from '@phos/shared';
 import type { EventRole } from '@phos/shared';
 import { queryPostgres } from './support/databases';
 import { REGISTER, collect, gql, registration, wsClient } from './support/graphql';
-import { redisClient, waitForSubscribers } from './support/redis';
+import { ownRedis } from './support/processes';
+import type { OwnRedis } from './support/processes';
+import { eventually, waitForSubscribers } from './support/redis';
 import { startSystem } from './support/system';
+import { Redis as RedisClient } from 'ioredis';
 import type { TestSystem } from './support/system';
 
 const PATIENT_CREATED = `subscription { patientCreated { id userId email } }`;
@@ -25,23 +29,29 @@ function event(role: EventRole = 'Patient') {
 }
 
 let system: TestSystem;
+let server: OwnRedis;
 let redis: Redis;
 let client: ReturnType<typeof wsClient>;
 let live: ReturnType<typeof collect>;
 
 beforeAll(async () => {
-  system = await startSystem('postgres');
-  redis = redisClient();
+  server = await ownRedis();
+  system = await startSystem('postgres', { REDIS_URL: server.url, EVENTS_RETRY_BASE_MS: '10' });
+  redis = new RedisClient(server.url);
   client = wsClient(system.patientsUrl);
   live = collect(client, PATIENT_CREATED);
   await waitForSubscribers(redis, 'patients:patientcreated');
-  await waitForSubscribers(redis, USER_REGISTERED_CHANNEL);
 });
 afterAll(async () => {
   await client?.dispose();
   await redis?.quit();
   await system?.stop();
+  await server?.remove();
 });
+
+/** Appends a raw body to the stream, as the relay does. */
+const append = (body: string, id?: string) => redis.xadd(USER_REGISTERED_CHANNEL, '*', ...(id ? ['id', id] : []), 'body', body);
+const publish = (e: { id: string }) => append(JSON.stringify(e), e.id);
 
 async function patientsOf(userId: string): Promise<number> {
   const [row] = await queryPostgres<{ count: string }>(system.databases.patients, 'select count(*) from patients where user_id = $1', [userId]);
@@ -50,29 +60,63 @@ async function patientsOf(userId: string): Promise<number> {
 
 const arrived = (userId: string) => live.next((result) => result.data?.patientCreated.userId === userId);
 
-it('skips malformed events and still handles the valid one behind them', async () => {
+it('dead-letters malformed events at once and still handles the valid one behind them', async () => {
   const valid = event();
   const unknownVersion = { ...event(), version: 99 };
   const missingFields = { ...event(), data: { userId: randomUUID(), role: 'Patient' } };
-  for (const body of ['not json {', '[]', JSON.stringify(unknownVersion), JSON.stringify(missingFields), JSON.stringify({ ...event(), data: { ...event().data, role: 'patient' } })]) {
-    await redis.publish(USER_REGISTERED_CHANNEL, body);
-  }
-  await redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(valid));
+  const lowerCaseRole = { ...event(), data: { ...event().data, role: 'patient' } };
+  await append('not json {');
+  await append('[]');
+  for (const body of [unknownVersion, missingFields, lowerCaseRole]) await publish(body);
+  await publish(valid);
   const result = await arrived(valid.data.userId);
   expect(result.data!.patientCreated.email).toBe(valid.data.email);
   expect(await patientsOf(unknownVersion.data.userId)).toBe(0);
   expect(await patientsOf(missingFields.data.userId)).toBe(0);
+
+  const letters = await listDeadLetters(redis, USER_REGISTERED_CHANNEL);
+  expect(letters.map((letter) => letter.eventId)).toEqual([undefined, undefined, unknownVersion.id, missingFields.id, lowerCaseRole.id]);
+  expect(letters.map((letter) => letter.reason)).toEqual([
+    expect.stringMatching(/not JSON/),
+    expect.stringMatching(/not a JSON object/),
+    expect.stringMatching(/version 99/),
+    expect.stringMatching(/data.email/),
+    expect.stringMatching(/data.role/),
+  ]);
+  expect(letters.every((letter) => letter.deliveries === 1)).toBe(true);
+  expect(await groupStats(redis, USER_REGISTERED_CHANNEL, 'patients')).toEqual({ lag: 0, pending: 0, deadLetters: 5 });
 });
 
-it('creates one patient when the same event arrives twice', async () => {
+it('redrives a dead letter once the cause is fixed', async () => {
+  // An email longer than the column: the database refuses it on every delivery, so it is dead-lettered
+  // after EVENTS_MAX_DELIVERIES, while the events behind it flow on.
+  const tooLong = event();
+  tooLong.data.email = `${'x'.repeat(300)}@example.org`;
+  const behind = event();
+  await publish(tooLong);
+  await publish(behind);
+  await arrived(behind.data.userId);
+  const letter = await eventually(async () => (await listDeadLetters(redis, USER_REGISTERED_CHANNEL)).find((l) => l.eventId === tooLong.id), 15_000, 'the dead letter');
+  expect(letter.deliveries).toBe(5);
+  expect(letter.reason).toMatch(/failed 5 deliveries/);
+
+  // The fix: a wider column. Then the operator redrives it.
+  await queryPostgres(system.databases.patients, 'alter table patients alter column email type varchar(400)');
+  expect(await redriveDeadLetters(redis, USER_REGISTERED_CHANNEL, [tooLong.id])).toBe(1);
+  await arrived(tooLong.data.userId);
+  expect(await patientsOf(tooLong.data.userId)).toBe(1);
+  expect((await listDeadLetters(redis, USER_REGISTERED_CHANNEL)).some((l) => l.eventId === tooLong.id)).toBe(false);
+});
+
+it('creates one patient when the same event id arrives four times', async () => {
   const twice = event();
-  await redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(twice));
-  await redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(twice));
-  await Promise.all([redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(twice)), redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(twice))]);
+  await publish(twice);
+  await publish(twice);
+  await Promise.all([publish(twice), publish(twice)]);
   await arrived(twice.data.userId);
   // An event published after the repeats: once it is handled, so are they.
   const sentinel = event();
-  await redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(sentinel));
+  await publish(sentinel);
   await arrived(sentinel.data.userId);
   expect(await patientsOf(twice.data.userId)).toBe(1);
   expect(live.results.filter((result) => result.data?.patientCreated.userId === twice.data.userId)).toHaveLength(1);
@@ -80,15 +124,15 @@ it('creates one patient when the same event arrives twice', async () => {
 
 it('creates no patient for Doctor, Nurse or Admin', async () => {
   const staff = (['Doctor', 'Nurse', 'Admin'] as const).map((role) => event(role));
-  for (const body of staff) await redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(body));
+  for (const body of staff) await publish(body);
   const sentinel = event();
-  await redis.publish(USER_REGISTERED_CHANNEL, JSON.stringify(sentinel));
+  await publish(sentinel);
   await arrived(sentinel.data.userId);
   for (const body of staff) expect(await patientsOf(body.data.userId)).toBe(0);
 });
 
-it('publishes the contract body on the contract channel when a user registers', async () => {
-  const listener = redisClient();
+it('appends the contract body to the stream and announces it on the channel when a user registers', async () => {
+  const listener = new RedisClient(server.url);
   try {
     const received = new Promise<string>((resolve) => listener.on('message', (_channel, message) => resolve(message)));
     await listener.subscribe(USER_REGISTERED_CHANNEL);
@@ -110,6 +154,8 @@ it('publishes the contract body on the contract channel when a user registers', 
         metadata: {},
       },
     });
+    const entries = await redis.xrevrange(USER_REGISTERED_CHANNEL, '+', '-', 'COUNT', 1);
+    expect(entries[0][1]).toEqual(['id', body.id, 'type', 'UserRegistered', 'body', JSON.stringify(body)]);
   } finally {
     listener.disconnect();
   }

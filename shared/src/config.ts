@@ -24,6 +24,12 @@ export interface Config {
     readonly supergraphPath: string;
     /** `IDENTITY_URL` / `PATIENTS_URL`: override the subgraph URLs written in the supergraph. */
     readonly subgraphUrls: Readonly<Record<string, string>>;
+    /**
+     * `SUBSCRIPTION_UPSTREAM_TIMEOUT_MS`, default 30000 (30 s): how long the gateway keeps reconnecting, with
+     * backoff, to a subgraph whose subscription WebSocket dropped. Clients' subscriptions carry on if it comes
+     * back in time; otherwise each ends with a graphql-ws `error` that names the subgraph.
+     */
+    readonly subscriptionUpstreamTimeoutMs: number;
   };
   readonly identity: {
     /** `IDENTITY_PORT`, default 4001. */
@@ -32,12 +38,25 @@ export interface Config {
     readonly database: DatabaseConfig;
     /** `BOOTSTRAP_ADMIN_EMAIL` and `BOOTSTRAP_ADMIN_PASSWORD`, both or neither. */
     readonly bootstrapAdmin?: { readonly email: string; readonly password: string };
+    /** `OUTBOX_POLL_INTERVAL_MS`, default 1000: how often the relay looks for events left unpublished. */
+    readonly outboxPollIntervalMs: number;
+    /**
+     * `FAULT_KILL_BEFORE_PUBLISH=1` (fault injection for tests, off by default): identity SIGKILLs itself right
+     * after a registration commits, before its event is published. Refused in production.
+     */
+    readonly faultKillBeforePublish: boolean;
   };
   readonly patients: {
     /** `PATIENTS_PORT`, default 4002. */
     readonly port: number;
     /** `PATIENTS_DATABASE_URL`, default `.data/patients.sqlite`. */
     readonly database: DatabaseConfig;
+    /** `EVENTS_MAX_DELIVERIES`, default 5: deliveries of a failing event before it is dead-lettered. */
+    readonly maxDeliveries: number;
+    /** `EVENTS_CLAIM_IDLE_MS`, default 30000: how long an event may stay with a silent consumer before another claims it. */
+    readonly claimIdleMs: number;
+    /** `EVENTS_RETRY_BASE_MS`, default 100: the first retry delay of a failing event; it doubles, with jitter, up to 5 s. */
+    readonly retryBaseMs: number;
   };
   readonly auth: {
     /**
@@ -114,6 +133,14 @@ export function parseDatabaseUrl(name: string, raw: string | undefined, fallback
   return { kind: 'sqlite', path: isAbsolute(path) ? path : resolve(projectRoot, path) };
 }
 
+function faultKillBeforePublish(env: NodeJS.ProcessEnv, isProduction: boolean): boolean {
+  const raw = env.FAULT_KILL_BEFORE_PUBLISH;
+  if (raw === undefined || raw === '' || raw === '0') return false;
+  if (raw !== '1') throw new ConfigError(`FAULT_KILL_BEFORE_PUBLISH must be 1 or 0, got "${raw}"`);
+  if (isProduction) throw new ConfigError('FAULT_KILL_BEFORE_PUBLISH is a test switch and is refused in production');
+  return true;
+}
+
 function developmentSecret(dataDir: string): string {
   const file = join(dataDir, 'jwt-secret');
   mkdirSync(dataDir, { recursive: true });
@@ -167,15 +194,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: port(env, 'GATEWAY_PORT', 4000),
       supergraphPath: resolve(projectRoot, env.SUPERGRAPH_PATH || 'schema/supergraph.graphql'),
       subgraphUrls: Object.freeze(subgraphUrls),
+      subscriptionUpstreamTimeoutMs: positiveInt(env, 'SUBSCRIPTION_UPSTREAM_TIMEOUT_MS', 30_000),
     },
     identity: {
       port: port(env, 'IDENTITY_PORT', 4001),
       database: parseDatabaseUrl('IDENTITY_DATABASE_URL', env.IDENTITY_DATABASE_URL, 'identity.sqlite', dataDir),
       bootstrapAdmin: bootstrapEmail && bootstrapPassword ? { email: bootstrapEmail, password: bootstrapPassword } : undefined,
+      outboxPollIntervalMs: positiveInt(env, 'OUTBOX_POLL_INTERVAL_MS', 1000),
+      faultKillBeforePublish: faultKillBeforePublish(env, isProduction),
     },
     patients: {
       port: port(env, 'PATIENTS_PORT', 4002),
       database: parseDatabaseUrl('PATIENTS_DATABASE_URL', env.PATIENTS_DATABASE_URL, 'patients.sqlite', dataDir),
+      maxDeliveries: positiveInt(env, 'EVENTS_MAX_DELIVERIES', 5),
+      claimIdleMs: positiveInt(env, 'EVENTS_CLAIM_IDLE_MS', 30_000),
+      retryBaseMs: positiveInt(env, 'EVENTS_RETRY_BASE_MS', 100),
     },
     auth: {
       jwtSecret,

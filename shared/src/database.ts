@@ -71,3 +71,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
 export async function pingDatabase(orm: Database): Promise<void> {
   await orm.em.getConnection().execute('select 1');
 }
+
+/** True when the database is PostgreSQL (row locks with SKIP LOCKED are available), false for SQLite. */
+export function isPostgres(orm: Database): boolean {
+  return (orm.config.getDriver() as unknown) instanceof PostgreSqlDriver;
+}

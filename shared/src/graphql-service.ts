@@ -28,6 +28,8 @@ export interface GraphQLServiceOptions<TContext extends BaseContext> {
   context: (req: Request) => Promise<TContext>;
   /** The dependencies `/readyz` checks. */
   checks: HealthChecks;
+  /** Extra figures `/readyz` shows without deciding on them (consumer lag, outbox backlog). */
+  details?: () => Promise<Record<string, unknown>>;
   logger: Logger;
   /** Production turns off introspection, the landing page and error details. */
   isProduction: boolean;
@@ -35,9 +37,10 @@ export interface GraphQLServiceOptions<TContext extends BaseContext> {
   aliases?: string[];
   /**
    * Called with the HTTP server before it listens, to attach a WebSocket server. The returned function is
-   * called on stop, before the HTTP server drains.
+   * called on stop, before the HTTP server drains. `apollo` returns the started Apollo Server, for running
+   * operations received over the WebSocket (call it only once a connection arrives, not during `attach`).
    */
-  attach?: (server: Server) => () => Promise<void>;
+  attach?: (server: Server, apollo: () => ApolloServer<TContext>) => () => Promise<void>;
   plugins?: ApolloServerPlugin<TContext>[];
 }
 
@@ -54,9 +57,10 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
   const app = express();
   app.disable('x-powered-by');
   const server = createHttpServer(app);
-  const detach = options.attach?.(server);
+  // `apollo` is read lazily: the WebSocket server needs it only once connections arrive, after start.
+  const detach: (() => Promise<void>) | undefined = options.attach?.(server, () => apollo);
 
-  const apollo = new ApolloServer<TContext>({
+  const apollo: ApolloServer<TContext> = new ApolloServer<TContext>({
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
     logger: {
       debug: (message: string) => options.logger.debug(message),
@@ -79,7 +83,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
   await apollo.start();
 
   app.get('/healthz', healthzHandler);
-  app.get('/readyz', readyzHandler(options.checks));
+  app.get('/readyz', readyzHandler(options.checks, options.details));
   // Exact paths only: `/` as an alias must not swallow every other path.
   app.all(
     ['/graphql', ...(options.aliases ?? [])],

@@ -27,18 +27,21 @@ export function healthzHandler(_req: IncomingMessage, res: ServerResponse): void
 /**
  * `GET /readyz`: 200 when every check passes, else 503 with `down` naming the dependencies that did not
  * answer, e.g. `{ "status": "unavailable", "down": ["redis"], "checks": { "database": "up", "redis": "down" } }`.
+ * `details`, when given, adds information (consumer lag, outbox backlog) that does not decide readiness.
  */
-export function readyzHandler(checks: HealthChecks): (req: IncomingMessage, res: ServerResponse) => void {
+export function readyzHandler(checks: HealthChecks, details?: () => Promise<Record<string, unknown>>): (req: IncomingMessage, res: ServerResponse) => void {
   return (_req, res) => {
     const names = Object.keys(checks);
-    Promise.allSettled(names.map((name) => withTimeout(checks[name]))).then((results) => {
+    const extra = details ? withTimeout(details).catch(() => undefined) : Promise.resolve(undefined);
+    Promise.all([Promise.allSettled(names.map((name) => withTimeout(checks[name]))), extra]).then(([results, more]) => {
       const status: Record<string, 'up' | 'down'> = {};
       const down: string[] = [];
       results.forEach((result, i) => {
         status[names[i]] = result.status === 'fulfilled' ? 'up' : 'down';
         if (result.status === 'rejected') down.push(names[i]);
       });
-      send(res, down.length ? 503 : 200, down.length ? { status: 'unavailable', down, checks: status } : { status: 'ok', checks: status });
+      const body = down.length ? { status: 'unavailable', down, checks: status } : { status: 'ok', checks: status };
+      send(res, down.length ? 503 : 200, more ? { ...body, ...more } : body);
     });
   };
 }

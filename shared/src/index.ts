@@ -3,6 +3,8 @@ export * from './config';
 export * from './errors';
 export * from './events/event-bus';
 export * from './events/redis-event-bus';
+export * from './events/redis-stream-consumer';
+export * from './events/redis-streams';
 export * from './events/user-registered';
 export * from './graphql';
 export * from './health';

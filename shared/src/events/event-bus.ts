@@ -1,18 +1,22 @@
-/** An event as it travels: `type` picks its channel, the rest is the contract's body. */
-export interface DomainEvent {
+/** An event ready to travel: its id, its type (which picks the stream and channel) and its serialized body. */
+export interface OutgoingEvent {
   id: string;
   type: string;
-  version: number;
-  occurredAt: string;
-  data: unknown;
+  /** The contract's JSON body, serialized once: every redelivery carries the same bytes. */
+  body: string;
 }
 
-/** The Redis name an event type travels on: `events:` + the type + `event`, in lower case. */
+/** The Redis name an event type travels on, stream and channel alike: `events:` + type + `event`, lower case. */
 export function channelFor(eventType: string): string {
   return `events:${eventType.toLowerCase()}event`;
 }
 
-/** Handles one raw event body; a rejection is logged by the bus and does not stop the subscription. */
+/** The dead-letter stream of a stream. */
+export function deadLetterStreamOf(stream: string): string {
+  return `${stream}:dlq`;
+}
+
+/** Handles one raw body published live; a rejection is logged by the bus and does not stop the subscription. */
 export type EventHandler = (body: string) => Promise<void>;
 
 export interface EventSubscription {
@@ -20,12 +24,79 @@ export interface EventSubscription {
   close(): Promise<void>;
 }
 
+/** One entry of a durable stream, as a consumer's handler receives it. */
+export interface StreamEntry {
+  /** The stream's own id of the entry (e.g. `1764322200000-0`). */
+  streamId: string;
+  /** The event id written beside the body, when there was one. */
+  eventId?: string;
+  body: string;
+  /** How many times the entry has been delivered, this delivery included. */
+  deliveries: number;
+}
+
+/** Thrown by a handler for an event that can never succeed (bad JSON, missing fields, unknown version): dead-lettered at once. */
+export class PoisonEventError extends Error {
+  override name = 'PoisonEventError';
+}
+
+/** Thrown by a handler when a dependency is down (the database): retried until it is back, never dead-lettered. */
+export class TransientEventError extends Error {
+  override name = 'TransientEventError';
+}
+
+export interface ConsumeOptions {
+  /** The stream, e.g. `events:userregisteredevent`. */
+  stream: string;
+  /** The consumer group: each entry is handled by one consumer of the group. */
+  group: string;
+  /** This process's consumer name; unique per process. */
+  consumer: string;
+  /**
+   * Handles one entry. Resolving acknowledges it. Throwing {@link PoisonEventError} dead-letters it at once,
+   * {@link TransientEventError} retries it until it succeeds, anything else retries it with backoff until
+   * `maxDeliveries`, then dead-letters it.
+   */
+  handle: (entry: StreamEntry) => Promise<void>;
+  /** Deliveries before a failing entry is dead-lettered. Default 5. */
+  maxDeliveries?: number;
+  /** How long an entry may stay pending with a consumer before another claims it (a crashed consumer). Default 30 000. */
+  claimIdleMs?: number;
+  /** First retry delay; doubles on each retry, with jitter, up to `maxRetryDelayMs`. Default 100. */
+  retryBaseMs?: number;
+  /** Cap of the retry delay. Default 5 000. */
+  maxRetryDelayMs?: number;
+  /** Entries read at a time. Default 50. */
+  batchSize?: number;
+}
+
+/** What an operator wants to know about a consumer group. */
+export interface ConsumerStats {
+  /** Entries in the stream the group has not been delivered yet. */
+  lag: number;
+  /** Entries delivered and not yet acknowledged. */
+  pending: number;
+  /** Entries in the dead-letter stream. */
+  deadLetters: number;
+}
+
+export interface EventConsumer {
+  /** Stops reading; an entry being handled finishes first. Unacknowledged entries stay pending for others. */
+  stop(): Promise<void>;
+  stats(): Promise<ConsumerStats>;
+}
+
 /**
  * The event bus, transport-free. Drivers (Redis today) implement it at the edge; services see only this.
  */
 export interface EventBus {
-  /** Publishes one event on its type's channel. Rejects when the transport did not take it. */
-  publish(event: DomainEvent): Promise<void>;
-  /** Delivers every body published on `channel` from now on; resolves once the transport confirmed. */
+  /**
+   * Appends the event to its durable stream and announces it on the live channel of the same name, as one
+   * step. Resolves once the transport has taken it; rejects otherwise (the caller keeps it and retries).
+   */
+  publish(event: OutgoingEvent): Promise<void>;
+  /** Live delivery (at most once): every body published on `channel` from now on. */
   subscribe(channel: string, onEvent: EventHandler): Promise<EventSubscription>;
+  /** Durable delivery (at least once): reads `stream` as one consumer of a group until stopped. */
+  consume(options: ConsumeOptions): Promise<EventConsumer>;
 }

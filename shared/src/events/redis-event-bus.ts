@@ -2,11 +2,13 @@ import { RedisPubSub } from 'graphql-redis-subscriptions';
 import type { Logger } from '../logger';
 import type { RedisConnections } from '../redis';
 import { channelFor } from './event-bus';
-import type { DomainEvent, EventBus, EventHandler, EventSubscription } from './event-bus';
+import type { EventBus, EventHandler, EventSubscription, OutgoingEvent } from './event-bus';
+import { consumeRedisStream } from './redis-stream-consumer';
 
 /**
- * The event bus on Redis PUB/SUB through graphql-redis-subscriptions. Bodies are delivered raw (as the
- * string published) so that a malformed one reaches the handler's validation instead of being dropped here.
+ * The event bus on Redis: a stream per event type for durable, at-least-once delivery to consumer groups,
+ * and PUB/SUB on a channel of the same name for live listeners (`redis-cli subscribe events:…`). Live bodies
+ * are delivered raw (the string published) so a malformed one reaches the handler's validation.
  */
 export function createRedisEventBus(redis: RedisConnections, logger: Logger): EventBus {
   const pubsub = new RedisPubSub({
@@ -15,8 +17,12 @@ export function createRedisEventBus(redis: RedisConnections, logger: Logger): Ev
     deserializer: (source) => source.toString(),
   });
   return {
-    async publish(event: DomainEvent) {
-      await pubsub.publish(channelFor(event.type), event);
+    async publish(event: OutgoingEvent) {
+      const name = channelFor(event.type);
+      // One MULTI: the stream append and the live announcement happen together or not at all.
+      const results = await redis.publisher.multi().xadd(name, '*', 'id', event.id, 'type', event.type, 'body', event.body).publish(name, event.body).exec();
+      const failed = results?.find(([error]) => error);
+      if (!results || failed) throw failed?.[0] ?? new Error('the Redis transaction was discarded');
     },
     async subscribe(channel: string, onEvent: EventHandler): Promise<EventSubscription> {
       const id = await pubsub.subscribe<string>(channel, (body) => {
@@ -28,5 +34,6 @@ export function createRedisEventBus(redis: RedisConnections, logger: Logger): Ev
         },
       };
     },
+    consume: (options) => consumeRedisStream(redis, logger, options),
   };
 }

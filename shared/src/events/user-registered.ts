@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { PoisonEventError } from './event-bus';
 
 /** The type name of the event, and the Redis name it travels on (`events:` + type + `event`, lower case). */
 export const USER_REGISTERED = 'UserRegistered';
@@ -42,7 +43,7 @@ export function createUserRegisteredEvent(data: Omit<UserRegisteredData, 'metada
 }
 
 /** An event that can never be handled as it is: not JSON, the wrong shape, or a version nobody reads. */
-export class InvalidEventError extends Error {
+export class InvalidEventError extends PoisonEventError {
   override name = 'InvalidEventError';
   constructor(
     readonly reason: string,
@@ -112,4 +113,9 @@ export function parseUserRegistered(raw: unknown): UserRegisteredEvent {
   const read = typeof body.version === 'number' ? readers[body.version] : undefined;
   if (!read) throw new InvalidEventError(`version ${JSON.stringify(body.version)} is not supported (supported: ${Object.keys(readers).join(', ')})`, id);
   return read(body, id);
+}
+
+/** Serializes an event for the outbox and the wire: once, so every redelivery carries the same bytes. */
+export function serializeEvent(event: UserRegisteredEvent): string {
+  return JSON.stringify(event);
 }

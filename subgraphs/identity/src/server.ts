@@ -2,13 +2,16 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'graphql';
-import { DateTimeScalar, callerFromAuthorization, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
-import type { Config, Logger, RunningService } from '@phos/shared';
+import { DateTimeScalar, USER_REGISTERED, callerFromAuthorization, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
+import type { Config, Logger, RunningService, UserRegisteredEvent } from '@phos/shared';
 import { openDatabase, pingDatabase } from '@phos/shared/database';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { Context } from './context';
 import type { Resolvers } from './generated/graphql';
 import { Migration20261128000000CreateUsers } from './migrations/Migration20261128000000CreateUsers';
+import { Migration20261128010000CreateOutbox } from './migrations/Migration20261128010000CreateOutbox';
+import { OutboxEventSchema } from './outbox/outbox-event.entity';
+import { OutboxRelay } from './outbox/outbox.relay';
 import { UserSchema } from './users/user.entity';
 import { createUserResolvers } from './users/user.resolvers';
 import { UserService } from './users/user.service';
@@ -27,14 +30,29 @@ export async function start(config: Config, logger: Logger = createLogger('ident
   try {
     const orm = await openDatabase({
       database: config.identity.database,
-      entities: [UserSchema],
-      migrations: [Migration20261128000000CreateUsers],
+      entities: [UserSchema, OutboxEventSchema],
+      migrations: [Migration20261128000000CreateUsers, Migration20261128010000CreateOutbox],
       envName: 'IDENTITY_DATABASE_URL',
       logger,
     });
     cleanups.push(() => orm.close());
 
-    const users = new UserService(orm, createRedisEventBus(redis, logger), config.auth, logger);
+    const relay = new OutboxRelay(orm, createRedisEventBus(redis, logger), logger, {
+      pollIntervalMs: config.identity.outboxPollIntervalMs,
+      onPublished: (event) => {
+        const { data } = JSON.parse(event.body) as UserRegisteredEvent;
+        logger.info({ eventId: event.id, userId: data.userId, role: data.role }, `Published ${USER_REGISTERED} event for user ${data.userId} with role ${data.role}`);
+      },
+    });
+    relay.start();
+    cleanups.push(() => relay.stop());
+    const users = new UserService(orm, config.auth, logger, () => {
+      if (config.identity.faultKillBeforePublish) {
+        logger.warn('FAULT_KILL_BEFORE_PUBLISH: killing identity after a commit, before publishing');
+        process.kill(process.pid, 'SIGKILL');
+      }
+      relay.kick();
+    });
     if (config.identity.bootstrapAdmin) await users.ensureAdmin(config.identity.bootstrapAdmin);
 
     const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createUserResolvers(users) };
@@ -45,6 +63,7 @@ export async function start(config: Config, logger: Logger = createLogger('ident
       schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]),
       context: (req) => callerFromAuthorization(req.headers.authorization, config.auth),
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
+      details: async () => ({ outbox: { backlog: await relay.backlog() } }),
       logger,
       isProduction: config.isProduction,
     });

@@ -19,10 +19,12 @@ import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { Context } from './context';
 import type { Resolvers } from './generated/graphql';
 import { Migration20261128000000CreatePatients } from './migrations/Migration20261128000000CreatePatients';
+import { Migration20261128010000CreateProcessedEvents } from './migrations/Migration20261128010000CreateProcessedEvents';
+import { ProcessedEventSchema } from './patients/processed-event.entity';
 import { PatientSchema } from './patients/patient.entity';
 import { PATIENT_CREATED_TOPIC, createPatientResolvers } from './patients/patient.resolvers';
 import { PatientService } from './patients/patient.service';
-import { listenForUserRegistered } from './patients/user-registered.listener';
+import { consumeUserRegistered } from './patients/user-registered.consumer';
 
 export interface PatientsService extends RunningService {
   readonly port: number;
@@ -41,8 +43,8 @@ export async function start(config: Config, logger: Logger = createLogger('patie
   try {
     const orm = await openDatabase({
       database: config.patients.database,
-      entities: [PatientSchema],
-      migrations: [Migration20261128000000CreatePatients],
+      entities: [PatientSchema, ProcessedEventSchema],
+      migrations: [Migration20261128000000CreatePatients, Migration20261128010000CreateProcessedEvents],
       envName: 'PATIENTS_DATABASE_URL',
       logger,
     });
@@ -50,13 +52,14 @@ export async function start(config: Config, logger: Logger = createLogger('patie
 
     const patients = new PatientService(orm);
     const pubsub = createGraphQLPubSub(redis);
-    const listener = await listenForUserRegistered({
+    const consumer = await consumeUserRegistered({
       events: createRedisEventBus(redis, logger),
       patients,
       logger,
+      config: config.patients,
       onPatientCreated: (patient) => pubsub.publish(PATIENT_CREATED_TOPIC, patient),
     });
-    cleanups.push(() => listener.close());
+    cleanups.push(() => consumer.stop());
 
     const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, pubsub) };
     const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'patients.graphql'), 'utf8'));
@@ -68,6 +71,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
       schema,
       context: (req) => callerFromAuthorization(req.headers.authorization, config.auth),
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
+      details: async () => ({ events: await consumer.stats() }),
       logger,
       isProduction: config.isProduction,
       attach: (server) => {

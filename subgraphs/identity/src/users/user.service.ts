@@ -1,9 +1,10 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, USER_REGISTERED, clientError, createUserRegisteredEvent, signToken } from '@phos/shared';
-import type { Config, EventBus, EventRole, Logger } from '@phos/shared';
+import { ErrorCode, clientError, createUserRegisteredEvent, serializeEvent, signToken } from '@phos/shared';
+import type { Config, EventRole, Logger } from '@phos/shared';
 import type { Database } from '@phos/shared/database';
 import type { RegisterInput, Role } from '../generated/graphql';
+import { OutboxEvent } from '../outbox/outbox-event.entity';
 import { decoyHash, hashPassword, verifyPassword } from './password';
 import { User } from './user.entity';
 import { emailKey, validateRegistration } from './user.validation';
@@ -19,9 +20,10 @@ export interface AuthResult {
 export class UserService {
   constructor(
     private readonly orm: Database,
-    private readonly events: EventBus,
     private readonly auth: Config['auth'],
     private readonly logger: Logger,
+    /** Called after a registration and its event are committed (wakes the outbox relay). */
+    private readonly onCommitted: () => void = () => undefined,
   ) {}
 
   async register(input: RegisterInput): Promise<AuthResult> {
@@ -40,14 +42,19 @@ export class UserService {
       lastName: valid.lastName,
       registeredAt: new Date(),
     });
+    const event = this.registeredEvent(user);
     try {
-      await em.persistAndFlush(user);
+      // The user and its event commit together: the outbox relay publishes the event, even after a crash.
+      await em.transactional(async (tx) => {
+        tx.persist(user);
+        tx.persist(tx.create(OutboxEvent, { id: event.id, type: event.type, body: serializeEvent(event), createdAt: new Date(event.occurredAt), publishedAt: null }));
+      });
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw this.emailTaken();
       throw error;
     }
-    this.logger.info({ userId: user.id, role: user.role }, 'User registered');
-    await this.publishRegistered(user);
+    this.logger.info({ userId: user.id, role: user.role, eventId: event.id }, 'User registered');
+    this.onCommitted();
     return { token: await this.tokenFor(user), user };
   }
 
@@ -83,9 +90,8 @@ export class UserService {
     }
   }
 
-  /** Publishing failures do not fail the registration: the user exists, and the failure is logged. */
-  private async publishRegistered(user: User): Promise<void> {
-    const event = createUserRegisteredEvent({
+  private registeredEvent(user: User) {
+    return createUserRegisteredEvent({
       userId: user.id,
       email: user.email,
       role: EVENT_ROLE[user.role],
@@ -93,12 +99,6 @@ export class UserService {
       lastName: user.lastName,
       registeredAt: user.registeredAt.toISOString(),
     });
-    try {
-      await this.events.publish(event);
-      this.logger.info({ eventId: event.id, userId: user.id, role: event.data.role }, `Published ${USER_REGISTERED} event for user ${user.id} with role ${event.data.role}`);
-    } catch (error) {
-      this.logger.error({ eventId: event.id, userId: user.id, err: { message: (error as Error).message } }, `Failed to publish ${USER_REGISTERED} event`);
-    }
   }
 
   private tokenFor(user: User): Promise<string> {

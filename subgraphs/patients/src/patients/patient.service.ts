@@ -3,9 +3,11 @@ import type { FilterQuery } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { badUserInput } from '@phos/shared';
 import type { UserRegisteredEvent } from '@phos/shared';
+import { pingDatabase } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
 import { decodeCursor, encodeCursor } from './cursor';
 import { Patient } from './patient.entity';
+import { ProcessedEvent } from './processed-event.entity';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -20,30 +22,40 @@ export class PatientService {
   constructor(private readonly orm: Database) {}
 
   /**
-   * Creates the patient of a registered user, once: for a user who already has one (a redelivered or
-   * repeated event), returns the existing record with `created: false`.
+   * Applies a UserRegistered event once: records the event id and creates the user's patient in one
+   * transaction. A redelivered event (its id recorded) or a user who already has a patient creates nothing.
    */
-  async createFromEvent(event: UserRegisteredEvent): Promise<{ patient: Patient; created: boolean }> {
-    const em = this.orm.em.fork();
-    const existing = await em.findOne(Patient, { userId: event.data.userId });
-    if (existing) return { patient: existing, created: false };
-    const patient = em.create(Patient, {
-      id: randomUUID(),
-      userId: event.data.userId,
-      email: event.data.email,
-      firstName: event.data.firstName,
-      lastName: event.data.lastName,
-      createdAt: new Date(),
-    });
+  async createFromEvent(event: UserRegisteredEvent): Promise<{ patient: Patient | null; created: boolean }> {
     try {
-      await em.persistAndFlush(patient);
-      return { patient, created: true };
+      return await this.orm.em.fork().transactional(async (em) => {
+        if (await em.findOne(ProcessedEvent, { id: event.id })) return { patient: null, created: false };
+        em.persist(em.create(ProcessedEvent, { id: event.id, processedAt: new Date() }));
+        const existing = await em.findOne(Patient, { userId: event.data.userId });
+        if (existing) return { patient: existing, created: false };
+        const patient = em.create(Patient, {
+          id: randomUUID(),
+          userId: event.data.userId,
+          email: event.data.email,
+          firstName: event.data.firstName,
+          lastName: event.data.lastName,
+          createdAt: new Date(),
+        });
+        em.persist(patient);
+        return { patient, created: true };
+      });
     } catch (error) {
-      // The same event handled at the same moment elsewhere: the unique user id kept it to one record.
-      if (!(error instanceof UniqueConstraintViolationException)) throw error;
-      const winner = await this.orm.em.fork().findOneOrFail(Patient, { userId: event.data.userId });
-      return { patient: winner, created: false };
+      // The same event, or another for the same user, committed at the same moment elsewhere.
+      if (error instanceof UniqueConstraintViolationException) return { patient: null, created: false };
+      throw error;
     }
+  }
+
+  /** True when the database answers: tells an outage (retry until it is back) from a failing event. */
+  async databaseAnswers(): Promise<boolean> {
+    return pingDatabase(this.orm).then(
+      () => true,
+      () => false,
+    );
   }
 
   findById(id: string): Promise<Patient | null> {

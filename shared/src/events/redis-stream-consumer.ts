@@ -1,0 +1,129 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../logger';
+import type { RedisConnections } from '../redis';
+import { PoisonEventError, TransientEventError, deadLetterStreamOf } from './event-bus';
+import type { ConsumeOptions, EventConsumer, StreamEntry } from './event-bus';
+import { ensureGroup, fieldsOf, groupStats } from './redis-streams';
+
+const BLOCK_MS = 2000;
+
+/** Exponential backoff with full jitter: a random delay up to base × 2^(attempt-1), capped. */
+export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
+/**
+ * Reads a stream as one consumer of a group (XREADGROUP), on a connection of its own since reads block.
+ * Entries left pending by a consumer that died are claimed after `claimIdleMs` (XPENDING + XCLAIM, which
+ * count deliveries). See {@link ConsumeOptions} for what the handler's outcome means.
+ */
+export async function consumeRedisStream(redis: RedisConnections, logger: Logger, options: ConsumeOptions): Promise<EventConsumer> {
+  const { stream, group, consumer, handle } = options;
+  const maxDeliveries = options.maxDeliveries ?? 5;
+  const claimIdleMs = options.claimIdleMs ?? 30_000;
+  const retryBaseMs = options.retryBaseMs ?? 100;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
+  const batchSize = options.batchSize ?? 50;
+  const deadLetters = deadLetterStreamOf(stream);
+  const commands = redis.publisher;
+  const reader: Redis = commands.duplicate({ connectionName: `${consumer}:reader`, lazyConnect: true });
+  reader.on('error', () => undefined); // reported by the loop below
+  await reader.connect();
+  await ensureGroup(commands, stream, group);
+
+  let running = true;
+  let wake: (() => void) | undefined;
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  const deadLetter = async (entry: StreamEntry, reason: string) => {
+    await commands
+      .multi()
+      .xadd(deadLetters, '*', ...(entry.eventId ? ['id', entry.eventId] : []), 'streamId', entry.streamId, 'group', group, 'reason', reason, 'deliveries', String(entry.deliveries), 'failedAt', new Date().toISOString(), 'body', entry.body)
+      .xack(stream, group, entry.streamId)
+      .exec();
+    logger.warn({ eventId: entry.eventId, streamId: entry.streamId, deliveries: entry.deliveries, reason }, 'Moved an event to the dead-letter stream');
+  };
+
+  /** Handles one entry to its end: acknowledged, dead-lettered, or left pending because we are stopping. */
+  const handleEntry = async (streamId: string, flat: string[], deliveries: number) => {
+    const fields = fieldsOf(flat);
+    const entry: StreamEntry = { streamId, eventId: fields.id || undefined, body: fields.body ?? '', deliveries };
+    let outage = 0;
+    while (running) {
+      try {
+        await handle(entry);
+        await commands.xack(stream, group, streamId);
+        return;
+      } catch (error) {
+        if (error instanceof PoisonEventError) return deadLetter(entry, error.message);
+        if (error instanceof TransientEventError) {
+          outage += 1;
+          if (outage === 1) logger.warn({ eventId: entry.eventId, reason: error.message }, 'A dependency is down; retrying the event until it is back');
+          await pause(backoffMs(outage, retryBaseMs, maxRetryDelayMs));
+          continue;
+        }
+        if (entry.deliveries >= maxDeliveries) return deadLetter(entry, `failed ${entry.deliveries} deliveries: ${(error as Error).message}`);
+        logger.warn({ eventId: entry.eventId, deliveries: entry.deliveries, err: { message: (error as Error).message } }, 'Event handling failed; retrying');
+        await pause(backoffMs(entry.deliveries, retryBaseMs, maxRetryDelayMs));
+        entry.deliveries += 1;
+      }
+    }
+  };
+
+  /** Claims entries other consumers have held longer than `claimIdleMs`, and handles them. */
+  const claimStale = async () => {
+    const pending = (await commands.xpending(stream, group, 'IDLE', claimIdleMs, '-', '+', batchSize)) as [string, string, number, number][];
+    const stale = pending.filter(([, owner]) => owner !== consumer);
+    if (stale.length === 0) return;
+    const claimed = (await commands.xclaim(stream, group, consumer, claimIdleMs, ...stale.map(([id]) => id))) as [string, string[]][];
+    const deliveriesOf = new Map(stale.map(([id, , , count]) => [id, count + 1]));
+    if (claimed.length) logger.info({ count: claimed.length }, 'Claimed events left pending by another consumer');
+    for (const [id, flat] of claimed) if (flat) await handleEntry(id, flat, deliveriesOf.get(id) ?? 1);
+  };
+
+  const loop = async () => {
+    let nextClaimAt = 0;
+    let failures = 0;
+    while (running) {
+      try {
+        if (Date.now() >= nextClaimAt) {
+          await claimStale();
+          nextClaimAt = Date.now() + Math.min(claimIdleMs, 5000);
+        }
+        const result = (await reader.xreadgroup('GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', Math.min(BLOCK_MS, claimIdleMs), 'STREAMS', stream, '>')) as
+          | [string, [string, string[]][]][]
+          | null;
+        if (failures > 0) logger.info({ stream }, 'Reading the event stream again');
+        failures = 0;
+        for (const [, entries] of result ?? []) for (const [id, flat] of entries) await handleEntry(id, flat, 1);
+      } catch (error) {
+        if (!running) break;
+        failures += 1;
+        const message = (error as Error).message;
+        if (message.includes('NOGROUP')) await ensureGroup(commands, stream, group).catch(() => undefined);
+        if (failures === 1) logger.warn({ stream, err: { message } }, 'Cannot read the event stream; retrying');
+        await pause(backoffMs(failures, retryBaseMs * 5, maxRetryDelayMs));
+      }
+    }
+  };
+  const done = loop();
+
+  return {
+    async stop() {
+      running = false;
+      wake?.();
+      // A blocked XREADGROUP returns within BLOCK_MS; disconnecting ends it at once.
+      reader.disconnect();
+      await done;
+    },
+    stats: () => groupStats(commands, stream, group),
+  };
+}
