@@ -5,6 +5,11 @@ import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
 import { AuthForwardingDataSource } from './subgraphs';
+import { createGatewaySubscriptions } from './subscriptions/gateway-subscriptions';
+import type { SubscriptionStats } from './subscriptions/subscription-stats';
+
+export { subscriptionStats } from './subscriptions/subscription-stats';
+export type { SubscriptionStats };
 
 export interface GatewayOptions {
   /** Subgraph URLs by name, over the configuration's and the supergraph's (tests start subgraphs on port 0). */
@@ -13,6 +18,8 @@ export interface GatewayOptions {
 
 export interface GatewayService extends RunningService {
   readonly port: number;
+  /** What this gateway's subscriptions hold open (client and upstream sockets and subscriptions). */
+  subscriptionStats(): SubscriptionStats;
 }
 
 function readSupergraph(path: string): string {
@@ -23,7 +30,10 @@ function readSupergraph(path: string): string {
   }
 }
 
-/** The gateway, whole: the supergraph over HTTP at `/graphql` (and Sandbox on `/`). Startable on port 0. */
+/**
+ * The gateway, whole: the supergraph over HTTP and graphql-ws at `/graphql` (and Sandbox on `/`). Startable
+ * on port 0.
+ */
 export async function start(config: Config, logger: Logger = createLogger('gateway', config.logLevel), options: GatewayOptions = {}): Promise<GatewayService> {
   const urls = { ...config.gateway.subgraphUrls, ...options.subgraphUrls };
   const apolloLogger = {
@@ -32,14 +42,31 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     warn: (message: string) => logger.warn(message),
     error: (message: string) => logger.error(message),
   };
+  // One data source per subgraph URL, shared by queries and by the entity fetches of subscription events.
+  const dataSources = new Map<string, AuthForwardingDataSource>();
+  const dataSourceFor = (name: string, url: string) => {
+    const key = `${name} ${url}`;
+    let dataSource = dataSources.get(key);
+    if (!dataSource) dataSources.set(key, (dataSource = new AuthForwardingDataSource({ url })));
+    return dataSource;
+  };
   const gateway = new ApolloGateway({
     supergraphSdl: readSupergraph(config.gateway.supergraphPath),
-    buildService: ({ name, url }) => new AuthForwardingDataSource({ url: urls[name] ?? url }),
+    // `join__graph` requires a url, so every subgraph of a valid supergraph has one.
+    buildService: ({ name, url }) => dataSourceFor(name, urls[name] ?? url ?? ''),
     logger: apolloLogger,
   });
+  const subscriptions = createGatewaySubscriptions({
+    dataSourceFor,
+    subgraphUrls: urls,
+    upstreamTimeoutMs: config.gateway.subscriptionUpstreamTimeoutMs,
+    isProduction: config.isProduction,
+    logger,
+  });
   let loaded = false;
-  gateway.onSchemaLoadOrUpdate(() => {
+  gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
     loaded = true;
+    subscriptions.updateSupergraph(coreSupergraphSdl);
   });
 
   const service = await startGraphQLService<GatewayContext>({
@@ -55,7 +82,8 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     },
     logger,
     isProduction: config.isProduction,
+    attach: (server, apollo) => subscriptions.attach(server, apollo),
   });
   logger.info({ url: service.url }, 'gateway ready');
-  return { url: service.url, port: service.port, stop: () => service.stop() };
+  return { url: service.url, port: service.port, subscriptionStats: subscriptions.stats, stop: () => service.stop() };
 }

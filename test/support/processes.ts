@@ -79,3 +79,56 @@ export function runBuilt(dir: string, env: NodeJS.ProcessEnv): ServiceProcess {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => child.once('exit', (code, signal) => done({ code, signal })));
   return { child, output: () => output, exited };
 }
+
+export interface ChildService {
+  readonly name: string;
+  readonly port: number;
+  readonly url: string;
+  /** Starts the process (again) on the same port, and waits until `/readyz` answers 200. */
+  start(extraEnv?: NodeJS.ProcessEnv): Promise<void>;
+  /** SIGKILLs it, as a crash would. */
+  kill(): Promise<void>;
+  /** SIGTERMs it and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Everything it printed, over all its runs. */
+  output(): string;
+  running(): boolean;
+}
+
+/** A built service run as a child process on a fixed free port, for tests that kill and restart it. */
+export async function childService(dir: string, portEnv: string, env: NodeJS.ProcessEnv): Promise<ChildService> {
+  const port = await freePort();
+  let current: ServiceProcess | undefined;
+  let log = '';
+  const service: ChildService = {
+    name: dir,
+    port,
+    url: `http://127.0.0.1:${port}/graphql`,
+    async start(extraEnv = {}) {
+      const run = runBuilt(dir, { ...env, ...extraEnv, [portEnv]: String(port) });
+      current = run;
+      run.exited.then(() => (log += run.output()));
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        if (run.child.exitCode !== null || run.child.signalCode !== null) throw new Error(`${dir} exited during start: ${run.output()}`);
+        const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.ok, () => false);
+        if (ready) return;
+        if (Date.now() > deadline) throw new Error(`${dir} not ready in 30 s: ${run.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    async kill() {
+      if (!service.running()) return;
+      current!.child.kill('SIGKILL');
+      await current!.exited;
+    },
+    async stop() {
+      if (!service.running()) return;
+      current!.child.kill('SIGTERM');
+      await current!.exited;
+    },
+    output: () => log + (service.running() ? current!.output() : ''),
+    running: () => current !== undefined && current.child.exitCode === null && current.child.signalCode === null,
+  };
+  return service;
+}

@@ -3,9 +3,11 @@ import type { Logger } from '../logger';
 import type { RedisConnections } from '../redis';
 import { PoisonEventError, TransientEventError, deadLetterStreamOf } from './event-bus';
 import type { ConsumeOptions, EventConsumer, StreamEntry } from './event-bus';
-import { ensureGroup, fieldsOf, groupStats } from './redis-streams';
+import { ensureGroup, fieldsOf, groupStats, trimAcknowledged } from './redis-streams';
 
 const BLOCK_MS = 2000;
+/** How often a consumer trims the entries every group has acknowledged. */
+const TRIM_INTERVAL_MS = 30_000;
 
 /** Exponential backoff with full jitter: a random delay up to base × 2^(attempt-1), capped. */
 export function backoffMs(attempt: number, baseMs: number, capMs: number): number {
@@ -91,12 +93,18 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
 
   const loop = async () => {
     let nextClaimAt = 0;
+    let nextTrimAt = Date.now() + TRIM_INTERVAL_MS;
     let failures = 0;
     while (running) {
       try {
         if (Date.now() >= nextClaimAt) {
           await claimStale();
           nextClaimAt = Date.now() + Math.min(claimIdleMs, 5000);
+        }
+        if (Date.now() >= nextTrimAt) {
+          const trimmed = await trimAcknowledged(commands, stream);
+          if (trimmed) logger.debug({ stream, trimmed }, 'Trimmed acknowledged events from the stream');
+          nextTrimAt = Date.now() + TRIM_INTERVAL_MS;
         }
         const result = (await reader.xreadgroup('GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', Math.min(BLOCK_MS, claimIdleMs), 'STREAMS', stream, '>')) as
           | [string, [string, string[]][]][]

@@ -1,0 +1,143 @@
+import { GraphQLError, getVariableValues } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
+import type { SubscribePayload } from 'graphql-ws';
+import { useServer } from 'graphql-ws/use/ws';
+import type { Logger } from '@phos/shared';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { GatewayContext } from '../context';
+import type { SubscriptionHub } from './subscription-hub';
+import type { PreparedOperation, SupergraphSnapshot } from './supergraph-snapshot';
+
+/** A query or mutation as it arrived over the WebSocket. */
+export interface WebSocketOperation {
+  query: string;
+  operationName?: string;
+  variables?: Record<string, unknown>;
+}
+
+export interface GatewayWebSocketServerOptions {
+  /** The gateway's HTTP server: WebSockets share its port. */
+  server: Server;
+  /** The paths that accept graphql-ws upgrades (`/graphql`, and `/` for Sandbox); other paths get 404. */
+  paths: readonly string[];
+  /** The supergraph in force, or undefined until the gateway has loaded one (operations then fail). */
+  snapshot: () => SupergraphSnapshot | undefined;
+  hub: SubscriptionHub;
+  /** Runs a query or mutation the way HTTP requests run (the gateway's Apollo Server), as `context`'s caller. */
+  executeOperation: (operation: WebSocketOperation, context: GatewayContext) => Promise<FormattedExecutionResult>;
+  /** Formats each error before it is sent (masking internals in production), as HTTP responses are. */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** How long a client has to send `connection_init` before the socket closes with 4408. Default 3000. */
+  connectionInitWaitTimeoutMs?: number;
+  /** How often clients are pinged; one that does not answer within the same time is dropped. Default 12000. */
+  keepAliveMs?: number;
+  isProduction: boolean;
+  logger: Logger;
+}
+
+export interface GatewayWebSocketServer {
+  /** Connected client sockets. */
+  clientSockets(): number;
+  /** Closes every client socket (1001) and stops accepting new ones. */
+  close(): Promise<void>;
+}
+
+/** What each operation of a connection carries into `execute`/`subscribe`. */
+interface OperationContext extends GatewayContext {
+  prepared: PreparedOperation;
+  payload: SubscribePayload;
+}
+
+/**
+ * graphql-ws (`graphql-transport-ws`) on the gateway's HTTP port. Subscriptions go to the {@link SubscriptionHub};
+ * queries and mutations run through the gateway's Apollo Server exactly as over HTTP. Operations that fail to
+ * parse or validate (or whose variables do not fit) are answered with an `error` message; graphql-ws's
+ * `useServer` enforces the protocol's close codes (4400, 4401, 4408, 4409, 4429, ...).
+ */
+export function createGatewayWebSocketServer(options: GatewayWebSocketServerOptions): GatewayWebSocketServer {
+  const { logger } = options;
+  const wsServer = new WebSocketServer({ noServer: true });
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(request.url ?? '/', 'http://gateway').pathname;
+    if (!options.paths.includes(path)) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+  };
+  options.server.on('upgrade', onUpgrade);
+
+  const handler = useServer<Record<string, unknown> | undefined>(
+    {
+      isProd: options.isProduction,
+      connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs ?? 3000,
+      onConnect: () => {
+        logger.debug('WebSocket client connected');
+        return true;
+      },
+      onClose: (_ctx, code) => logger.debug({ code }, 'WebSocket client closed'),
+      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+        const snapshot = options.snapshot();
+        if (!snapshot) return [new GraphQLError('The gateway has not loaded its supergraph yet; try again shortly.')];
+        const prepared = snapshot.prepare(payload.query, payload.operationName);
+        if (!('key' in prepared)) return prepared;
+        // Variables are checked up front so that bad ones are an `error` message, as validation errors are.
+        const coerced = getVariableValues(snapshot.apiSchema, prepared.operation.variableDefinitions ?? [], payload.variables ?? {});
+        if (coerced.errors) return coerced.errors;
+        const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
+        const contextValue: OperationContext = { authorization, prepared, payload };
+        return {
+          schema: snapshot.apiSchema,
+          document: prepared.document,
+          operationName: prepared.operationName,
+          variableValues: coerced.coerced,
+          contextValue,
+        };
+      },
+      subscribe: (args) => {
+        const { prepared, payload, authorization } = args.contextValue as OperationContext;
+        if (!prepared.plan) throw new Error('Only subscriptions are planned for the subscription hub.');
+        return options.hub.subscribe({
+          prepared: prepared as PreparedOperation & { plan: NonNullable<PreparedOperation['plan']> },
+          variables: payload.variables ?? {},
+          coercedVariables: args.variableValues ?? {},
+          authorization,
+        });
+      },
+      execute: async (args) => {
+        const { payload, authorization } = args.contextValue as OperationContext;
+        // Apollo Server formats these errors already; `onNext` below leaves them as they are.
+        return (await options.executeOperation(
+          { query: payload.query, operationName: payload.operationName ?? undefined, variables: payload.variables ?? undefined },
+          { authorization },
+        )) as ExecutionResult;
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => formatResult(result, options.formatError),
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => options.formatError(error.toJSON(), error)),
+    },
+    wsServer,
+    options.keepAliveMs,
+  );
+
+  return {
+    clientSockets: () => wsServer.clients.size,
+    async close() {
+      options.server.off('upgrade', onUpgrade);
+      await handler.dispose();
+    },
+  };
+}
+
+/** A result as sent: GraphQLErrors (from subscriptions) formatted; already formatted ones kept. */
+function formatResult(
+  result: ExecutionResult | FormattedExecutionResult,
+  formatError: GatewayWebSocketServerOptions['formatError'],
+): FormattedExecutionResult {
+  if (!result.errors) return result as FormattedExecutionResult;
+  return {
+    ...result,
+    errors: result.errors.map((error) => (error instanceof GraphQLError ? formatError(error.toJSON(), error) : error)),
+  } as FormattedExecutionResult;
+}
