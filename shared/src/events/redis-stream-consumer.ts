@@ -80,14 +80,20 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
     }
   };
 
-  /** Claims entries other consumers have held longer than `claimIdleMs`, and handles them. */
+  /**
+   * Claims entries pending longer than `claimIdleMs`: another consumer's that died, or our own whose
+   * acknowledgement Redis lost in a crash (we handle entries one at a time, so none of ours is in hand now).
+   */
   const claimStale = async () => {
-    const pending = (await commands.xpending(stream, group, 'IDLE', claimIdleMs, '-', '+', batchSize)) as [string, string, number, number][];
-    const stale = pending.filter(([, owner]) => owner !== consumer);
+    const stale = (await commands.xpending(stream, group, 'IDLE', claimIdleMs, '-', '+', batchSize)) as [string, string, number, number][];
     if (stale.length === 0) return;
-    const claimed = (await commands.xclaim(stream, group, consumer, claimIdleMs, ...stale.map(([id]) => id))) as [string, string[]][];
+    const claimed = (await commands.xclaim(stream, group, consumer, claimIdleMs, ...stale.map(([id]) => id))) as [string, string[] | null][];
     const deliveriesOf = new Map(stale.map(([id, , , count]) => [id, count + 1]));
-    if (claimed.length) logger.info({ count: claimed.length }, 'Claimed events left pending by another consumer');
+    const present = new Set(claimed.filter(([, flat]) => flat).map(([id]) => id));
+    // Pending entries the stream no longer holds (trimmed or lost) have nothing left to handle.
+    const gone = stale.map(([id]) => id).filter((id) => !present.has(id));
+    if (gone.length) await commands.xack(stream, group, ...gone);
+    if (present.size) logger.info({ count: present.size }, 'Claimed events left pending too long');
     for (const [id, flat] of claimed) if (flat) await handleEntry(id, flat, deliveriesOf.get(id) ?? 1);
   };
 

@@ -18,6 +18,9 @@ export async function ensureGroup(redis: Redis, stream: string, group: string): 
   }
 }
 
+/** The most entries counted by hand when Redis does not report a group's lag. */
+const LAG_COUNT_CAP = 10_000;
+
 interface GroupInfo {
   name: string;
   pending: number;
@@ -44,7 +47,10 @@ export async function groupStats(redis: Redis, stream: string, group: string): P
   const [groups, deadLetters, length] = await Promise.all([groupsOf(redis, stream), redis.xlen(deadLetterStreamOf(stream)), redis.xlen(stream)]);
   const info = groups.find((g) => g.name === group);
   if (!info) return { lag: length, pending: 0, deadLetters };
-  return { lag: info.lag ?? length, pending: info.pending, deadLetters };
+  // Redis reports no lag when it cannot tell (after a restart from AOF, or deletions): count what follows the
+  // group's last delivered entry instead, up to a cap.
+  const lag = info.lag ?? (await redis.xrange(stream, `(${info.lastDeliveredId}`, '+', 'COUNT', LAG_COUNT_CAP)).length;
+  return { lag, pending: info.pending, deadLetters };
 }
 
 /**
