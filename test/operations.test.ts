@@ -100,7 +100,8 @@ describe('process lifecycle', () => {
 
   it.each(['subgraphs/identity', 'subgraphs/patients', 'gateway'])('%s stops gracefully on SIGTERM with exit code 0', async (dir) => {
     const data = mkdtempSync(join(tmpdir(), 'phos-lifecycle-'));
-    const service = runBuilt(dir, { DATA_DIR: data, IDENTITY_PORT: '0', PATIENTS_PORT: '0', GATEWAY_PORT: '0', LOG_LEVEL: 'info' });
+    // NODE_ENV development, as `npm start` runs it (under test, Apollo Server would install no signal handlers).
+    const service = runBuilt(dir, { NODE_ENV: 'development', DATA_DIR: data, IDENTITY_PORT: '0', PATIENTS_PORT: '0', GATEWAY_PORT: '0', LOG_LEVEL: 'info' });
     await eventually(async () => (service.output().includes('ready') ? true : undefined), 20_000, `${dir} ready`);
     service.child.kill('SIGTERM');
     const { code } = await service.exited;

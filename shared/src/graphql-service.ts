@@ -68,6 +68,9 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
       warn: (message: string) => options.logger.warn(message),
       error: (message: string) => options.logger.error(message),
     },
+    // The process entry (runService) owns SIGTERM/SIGINT and stops everything in order; Apollo's own
+    // handlers would stop it a second time, concurrently, and hang the shutdown.
+    stopOnTerminationSignals: false,
     introspection: !options.isProduction,
     includeStacktraceInErrorResponses: !options.isProduction,
     formatError: createFormatError(options.logger, options.isProduction),

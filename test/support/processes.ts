@@ -125,7 +125,11 @@ export async function childService(dir: string, portEnv: string, env: NodeJS.Pro
     async stop() {
       if (!service.running()) return;
       current!.child.kill('SIGTERM');
-      await current!.exited;
+      // A service that does not stop within 20 s is killed, and the test fails on it.
+      const timer = setTimeout(() => current!.child.kill('SIGKILL'), 20_000);
+      const { signal } = await current!.exited;
+      clearTimeout(timer);
+      if (signal === 'SIGKILL') throw new Error(`${dir} did not stop within 20 s of SIGTERM`);
     },
     output: () => log + (service.running() ? current!.output() : ''),
     running: () => current !== undefined && current.child.exitCode === null && current.child.signalCode === null,
