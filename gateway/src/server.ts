@@ -1,10 +1,10 @@
 import { ApolloGateway } from '@apollo/gateway';
-import { readFileSync } from 'node:fs';
-import { StartupError, createLogger } from '@phos/shared';
+import { createLogger } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
 import { AuthForwardingDataSource } from './subgraphs';
+import { supergraphFromFile } from './supergraph';
 import { createGatewaySubscriptions } from './subscriptions/gateway-subscriptions';
 import type { SubscriptionStats } from './subscriptions/subscription-stats';
 
@@ -20,14 +20,6 @@ export interface GatewayService extends RunningService {
   readonly port: number;
   /** What this gateway's subscriptions hold open (client and upstream sockets and subscriptions). */
   subscriptionStats(): SubscriptionStats;
-}
-
-function readSupergraph(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new StartupError(`cannot read the supergraph at ${path} (${(error as NodeJS.ErrnoException).code}). Run \`npm run compose\`, or set SUPERGRAPH_PATH.`);
-  }
 }
 
 /**
@@ -51,7 +43,7 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     return dataSource;
   };
   const gateway = new ApolloGateway({
-    supergraphSdl: readSupergraph(config.gateway.supergraphPath),
+    supergraphSdl: supergraphFromFile(config.gateway.supergraphPath, logger),
     // `join__graph` requires a url, so every subgraph of a valid supergraph has one.
     buildService: ({ name, url }) => dataSourceFor(name, urls[name] ?? url ?? ''),
     logger: apolloLogger,
