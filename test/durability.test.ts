@@ -12,7 +12,7 @@ import { REGISTER, collect, gql, registration, wsClient } from './support/graphq
 import { childService, ownRedis, ROOT } from './support/processes';
 import type { ChildService, OwnRedis } from './support/processes';
 import { eventually, waitForSubscribers } from './support/redis';
-import { TEST_JWT_SECRET } from './support/system';
+import { TEST_ADMIN, TEST_JWT_SECRET, staffTokens } from './support/system';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -39,6 +39,8 @@ async function fixture(options: { appendonly?: boolean } = {}): Promise<Fixture>
     EVENTS_CLAIM_IDLE_MS: '1000',
     EVENTS_RETRY_BASE_MS: '20',
     OUTBOX_POLL_INTERVAL_MS: '200',
+    BOOTSTRAP_ADMIN_EMAIL: TEST_ADMIN.email,
+    BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN.password,
   };
   const identity = await childService('subgraphs/identity', 'IDENTITY_PORT', env);
   const patients = await childService('subgraphs/patients', 'PATIENTS_PORT', env);
@@ -151,7 +153,8 @@ it('2. 1,000 registrations while patients is SIGKILLed and restarted 5 times: 1,
 it('3. identity SIGKILLed between storing the user and publishing: after restart the user gets a patient', async () => {
   const f = await setUp();
   await f.patients.start();
-  await f.identity.start({ FAULT_KILL_BEFORE_PUBLISH: '1' });
+  // Without the bootstrap ADMIN, whose creation at start-up would trip the switch first.
+  await f.identity.start({ FAULT_KILL_BEFORE_PUBLISH: '1', BOOTSTRAP_ADMIN_EMAIL: '', BOOTSTRAP_ADMIN_PASSWORD: '' });
   const input = registration();
   await expect(gql(f.identity.url, REGISTER, { input })).rejects.toThrow();
   await eventually(async () => (f.identity.running() ? undefined : true), 10_000, 'identity to die');
@@ -189,7 +192,9 @@ it('5. two patients replicas share the group: every event handled once, both rep
   const second = await childService('subgraphs/patients', 'PATIENTS_PORT', f.env);
   fixtures.push({ ...f, cleanup: () => second.stop() } as Fixture);
   await Promise.all([f.identity.start(), f.patients.start(), second.start()]);
-  const clients = [wsClient(f.patients.url), wsClient(second.url)];
+  const { staffToken } = await staffTokens(f.identity.url);
+  const auth = { authorization: `Bearer ${staffToken}` };
+  const clients = [wsClient(f.patients.url, auth), wsClient(second.url, auth)];
   try {
     const lives = clients.map((client) => collect(client, 'subscription { patientCreated { userId } }'));
     await waitForSubscribers(f.client, 'patients:patientcreated', 2);

@@ -38,7 +38,7 @@ beforeAll(async () => {
   server = await ownRedis();
   system = await startSystem('postgres', { REDIS_URL: server.url, EVENTS_RETRY_BASE_MS: '10' });
   redis = new RedisClient(server.url);
-  client = wsClient(system.patientsUrl);
+  client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
   live = collect(client, PATIENT_CREATED);
   await waitForSubscribers(redis, 'patients:patientcreated');
 });

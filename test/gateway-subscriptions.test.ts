@@ -9,7 +9,7 @@ import * as auth from '@phos/shared/auth';
 import { AuthForwardingDataSource } from '../gateway/src/subgraphs';
 import { REGISTER, collect, gql, registration, wsClient } from './support/graphql';
 import { eventually, redisClient } from './support/redis';
-import { startSystem } from './support/system';
+import { staffTokens, startSystem } from './support/system';
 import type { TestSystem } from './support/system';
 
 const PATIENT_CREATED_CHANNEL = 'patients:patientcreated';
@@ -73,8 +73,8 @@ async function rawSocket(url: string) {
 }
 
 /** An Apollo Client over GraphQLWsLink, subscribed to `query`; collects results like `collect`. */
-function apolloSubscription(url: string, query: string) {
-  const wsLinkClient = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+function apolloSubscription(url: string, query: string, token: string) {
+  const wsLinkClient = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
   const apollo = new ApolloClient({ link: new GraphQLWsLink(wsLinkClient), cache: new InMemoryCache() });
   const results: any[] = [];
   const waiters: { match: (r: any) => boolean; resolve: (r: any) => void }[] = [];
@@ -122,8 +122,9 @@ function nothingOpen() {
 describe('subscriptions through the gateway (sqlite)', () => {
   let system: TestSystem;
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  // Watching patients is for staff: every client signs in as the test DOCTOR unless told otherwise.
   const client = (connectionParams?: Record<string, unknown>) => {
-    const created = wsClient(system.gatewayUrl, connectionParams);
+    const created = wsClient(system.gatewayUrl, connectionParams ?? { authorization: `Bearer ${system.staffToken}` });
     cleanups.push(() => created.dispose());
     return created;
   };
@@ -186,7 +187,7 @@ describe('subscriptions through the gateway (sqlite)', () => {
   });
 
   it('works with Apollo Client (GraphQLWsLink)', async () => {
-    const subscription = apolloSubscription(system.gatewayUrl, 'subscription OnPatient { patientCreated { id user { id email } } }');
+    const subscription = apolloSubscription(system.gatewayUrl, 'subscription OnPatient { patientCreated { id user { id email } } }', system.staffToken);
     cleanups.push(() => subscription.stop());
     const { user, results } = await registerUntilDelivered(system, [subscription]);
     expect(results[0].data.patientCreated).toEqual({ __typename: 'Patient', id: expect.any(String), user: { __typename: 'User', id: user.userId, email: user.email } });
@@ -205,19 +206,19 @@ describe('subscriptions through the gateway (sqlite)', () => {
   });
 
   it('passes the caller of connection_init to the owning subgraph and to entity fetches', async () => {
-    const { token } = await registerPatient(system);
-    const authorization = `Bearer ${token}`;
+    const authorization = `Bearer ${system.staffToken}`;
     const seen: string[] = [];
     const verify = auth.callerFromAuthorization;
     jest.spyOn(auth, 'callerFromAuthorization').mockImplementation((header, config) => {
       // The calling service, from the stack: each subgraph builds its context in its server.ts.
-      if (header === authorization) seen.push(/subgraphs[\\/](identity|patients)[\\/]/.exec(new Error().stack ?? '')?.[1] ?? 'unknown');
+      if (header === authorization) seen.push(/(?:subgraphs[\\/](identity|patients)|(gateway))[\\/]src[\\/]/.exec(new Error().stack ?? '')?.slice(1).find(Boolean) ?? 'unknown');
       return verify(header, config);
     });
     const events = collect(client({ authorization }), 'subscription { patientCreated { id user { email } } }');
     await registerUntilDelivered(system, [events]);
-    // patients saw the caller on its WebSocket (connection_init), identity on the entity fetch's header.
-    expect(new Set(seen)).toEqual(new Set(['patients', 'identity']));
+    // The gateway verified it at connection_init, patients saw it on its WebSocket (connection_init), identity on
+    // the entity fetch's header.
+    expect(new Set(seen)).toEqual(new Set(['gateway', 'patients', 'identity']));
   });
 
   it('answers invalid operations with a graphql-ws error, and keeps the connection', async () => {
@@ -282,8 +283,10 @@ describe('subscriptions through the gateway (sqlite)', () => {
     events.unsubscribe();
     await live.dispose();
 
+    // Three staff members: each authorization gets its own upstream socket.
+    const tokens = [system.staffToken, (await staffTokens(system.gatewayUrl)).staffToken, (await staffTokens(system.gatewayUrl)).staffToken];
     for (let cycle = 0; cycle < 300; cycle += 1) {
-      const ws = wsClient(system.gatewayUrl, cycle % 3 === 0 ? { authorization: `Bearer cycle-${cycle}` } : undefined);
+      const ws = wsClient(system.gatewayUrl, { authorization: `Bearer ${tokens[cycle % 3]}` });
       const subscription = collect(ws, PATIENT_CREATED);
       await eventually(async () => (subscriptionStats().upstreamSubscriptions > 0 ? true : undefined), 5000, 'an upstream subscription');
       if (cycle % 2 === 0) subscription.unsubscribe(); // client `complete`
@@ -328,7 +331,7 @@ describe('subscriptions through the gateway (postgres)', () => {
   });
 
   it('delivers patients, then ends with an error naming the subgraph when it stays down past the timeout', async () => {
-    const ws = wsClient(system.gatewayUrl);
+    const ws = wsClient(system.gatewayUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const events = collect(ws, PATIENT_CREATED);
       const { user, results } = await registerUntilDelivered(system, [events]);

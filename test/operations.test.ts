@@ -39,7 +39,7 @@ describe('health and readiness', () => {
     const system = await startSystem('sqlite', { REDIS_URL: redis.url });
     const watcher = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
     watcher.on('error', () => undefined);
-    const client = wsClient(system.patientsUrl);
+    const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const identityReady = `${system.identityUrl.replace(/\/graphql$/, '')}/readyz`;
       const patientsReady = `${system.patientsUrl.replace(/\/graphql$/, '')}/readyz`;

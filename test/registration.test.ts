@@ -24,7 +24,7 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
   });
 
   it('creates a patient for a PATIENT, delivers it live, and joins it with its user', async () => {
-    const client = wsClient(system.patientsUrl);
+    const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const live = collect(client, PATIENT_CREATED);
       await waitForSubscribers(redis, 'patients:patientcreated');
@@ -42,11 +42,11 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
       expect(patient).toMatchObject({ userId: user.id, email: input.email, firstName: 'Grace', lastName: 'Hopper' });
       expect(new Date(patient.createdAt).toISOString()).toBe(patient.createdAt);
 
-      const joined = await gql(system.gatewayUrl, `query ($id: ID!) { patient(id: $id) { id email user { id email role registeredAt } } }`, { id: patient.id });
+      const joined = await gql(system.gatewayUrl, `query ($id: ID!) { patient(id: $id) { id email user { id email role registeredAt } } }`, { id: patient.id }, token);
       expect(joined.errors).toBeUndefined();
       expect(joined.data.patient).toEqual({ id: patient.id, email: input.email, user: { id: user.id, email: input.email, role: 'PATIENT', registeredAt: user.registeredAt } });
 
-      const back = await gql(system.gatewayUrl, `query ($id: ID!) { user(id: $id) { id patient { id userId } } }`, { id: user.id });
+      const back = await gql(system.gatewayUrl, `query ($id: ID!) { user(id: $id) { id patient { id userId } } }`, { id: user.id }, token);
       expect(back.data.user).toEqual({ id: user.id, patient: { id: patient.id, userId: user.id } });
 
       const me = await gql(system.gatewayUrl, `{ me { id email patient { id } } }`, {}, token);
@@ -57,18 +57,18 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
   });
 
   it('creates no patient for a DOCTOR', async () => {
-    const client = wsClient(system.patientsUrl);
+    const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const live = collect(client, PATIENT_CREATED);
       await waitForSubscribers(redis, 'patients:patientcreated');
-      const doctor = await gql(system.gatewayUrl, REGISTER, { input: registration({ role: 'DOCTOR' }) });
+      const doctor = await gql(system.gatewayUrl, REGISTER, { input: registration({ role: 'DOCTOR' }) }, system.adminToken);
       expect(doctor.data.register.user.role).toBe('DOCTOR');
       // A patient registered after the doctor: once it has arrived, the doctor's event has been handled too.
       const patient = await gql(system.gatewayUrl, REGISTER, { input: registration() });
       await live.next((result) => result.data?.patientCreated.userId === patient.data.register.user.id);
 
       const doctorId = doctor.data.register.user.id;
-      const read = await gql(system.gatewayUrl, `query ($id: ID!) { user(id: $id) { role patient { id } } }`, { id: doctorId });
+      const read = await gql(system.gatewayUrl, `query ($id: ID!) { user(id: $id) { role patient { id } } }`, { id: doctorId }, system.staffToken);
       expect(read.data.user).toEqual({ role: 'DOCTOR', patient: null });
       expect(live.results.some((result) => result.data?.patientCreated.userId === doctorId)).toBe(false);
     } finally {
@@ -77,7 +77,7 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
   });
 
   it('pages patients newest first with opaque cursors', async () => {
-    const client = wsClient(system.patientsUrl);
+    const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const live = collect(client, PATIENT_CREATED);
       await waitForSubscribers(redis, 'patients:patientcreated');
@@ -89,14 +89,14 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
       }
       const PAGE = `query ($first: Int, $after: String) { patients(first: $first, after: $after) {
         totalCount edges { cursor node { id user { id } } } pageInfo { hasNextPage endCursor } } }`;
-      const first = await gql(system.gatewayUrl, PAGE, { first: 2 });
+      const first = await gql(system.gatewayUrl, PAGE, { first: 2 }, system.staffToken);
       expect(first.errors).toBeUndefined();
       const page1 = first.data.patients;
       expect(page1.totalCount).toBeGreaterThanOrEqual(3);
       expect(page1.edges.map((edge: any) => edge.node.id)).toEqual([ids[2], ids[1]]);
       expect(page1.pageInfo).toEqual({ hasNextPage: true, endCursor: page1.edges[1].cursor });
 
-      const second = await gql(system.gatewayUrl, PAGE, { first: 1, after: page1.pageInfo.endCursor });
+      const second = await gql(system.gatewayUrl, PAGE, { first: 1, after: page1.pageInfo.endCursor }, system.staffToken);
       expect(second.data.patients.edges.map((edge: any) => edge.node.id)).toEqual([ids[0]]);
       expect(second.data.patients.edges[0].node.user.id).toBeDefined();
     } finally {

@@ -15,12 +15,12 @@ it('serves a changed supergraph file to new operations while running subscriptio
   copyFileSync(join(ROOT, 'schema', 'supergraph.graphql'), path);
   const system = await startSystem('sqlite', { SUPERGRAPH_PATH: path });
   const redis = redisClient();
-  const client = wsClient(system.gatewayUrl);
+  const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${system.staffToken}` });
   try {
     const running = collect(client, 'subscription { patientCreated { userId lastName user { email } } }');
     await waitForSubscribers(redis, 'patients:patientcreated');
     const LAST_NAMES = '{ patients(first: 1) { edges { node { lastName } } } }';
-    expect((await gql(system.gatewayUrl, LAST_NAMES)).errors).toBeUndefined();
+    expect((await gql(system.gatewayUrl, LAST_NAMES, {}, system.staffToken)).errors).toBeUndefined();
 
     // A new supergraph without Patient.lastName (as after a subgraph dropped it).
     const sdl = readFileSync(path, 'utf8');
@@ -29,7 +29,7 @@ it('serves a changed supergraph file to new operations while running subscriptio
     expect(lastName).toBeGreaterThan(patientType);
     writeFileSync(path, sdl.slice(0, lastName) + sdl.slice(lastName + '  lastName: String!\n'.length));
 
-    await eventually(async () => (codes(await gql(system.gatewayUrl, LAST_NAMES)).includes('GRAPHQL_VALIDATION_FAILED') ? true : undefined), 15_000, 'the new supergraph');
+    await eventually(async () => (codes(await gql(system.gatewayUrl, LAST_NAMES, {}, system.staffToken)).includes('GRAPHQL_VALIDATION_FAILED') ? true : undefined), 15_000, 'the new supergraph');
     const fresh = collect(client, 'subscription { patientCreated { userId lastName } }');
     await eventually(async () => (fresh.error ? true : undefined), 5000, 'the new subscription to be refused');
 

@@ -134,13 +134,13 @@ describe('patients arguments', () => {
     [{ first: -1 }, 'first'],
     [{ first: 5, after: 'not-a-cursor' }, 'after'],
   ])('refuses %j with BAD_USER_INPUT', async (variables, field) => {
-    const response = await gql(system.gatewayUrl, `query ($first: Int, $after: String) { patients(first: $first, after: $after) { totalCount } }`, variables);
+    const response = await gql(system.gatewayUrl, `query ($first: Int, $after: String) { patients(first: $first, after: $after) { totalCount } }`, variables, system.staffToken);
     expect(codes(response)).toEqual(['BAD_USER_INPUT']);
     expect(response.errors![0].extensions!.field).toBe(field);
   });
 
   it('answers null for an unknown patient id', async () => {
-    const response = await gql(system.gatewayUrl, `{ patient(id: "00000000-0000-4000-8000-000000000000") { id } }`);
+    const response = await gql(system.gatewayUrl, `{ patient(id: "00000000-0000-4000-8000-000000000000") { id } }`, {}, system.staffToken);
     expect(response.errors).toBeUndefined();
     expect(response.data.patient).toBeNull();
   });

@@ -1,5 +1,5 @@
 import { ApolloGateway } from '@apollo/gateway';
-import { createLogger } from '@phos/shared';
+import { callerFromAuthorization, createLogger } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
@@ -52,6 +52,8 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     dataSourceFor,
     subgraphUrls: urls,
     upstreamTimeoutMs: config.gateway.subscriptionUpstreamTimeoutMs,
+    authenticate: (authorization) => callerFromAuthorization(authorization, config.auth),
+    allowedOrigins: config.gateway.allowedOrigins,
     isProduction: config.isProduction,
     logger,
   });

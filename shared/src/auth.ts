@@ -5,6 +5,8 @@ import type { Config } from './config';
 export interface Caller {
   userId: string;
   role: string;
+  /** When the token stops being valid (ms since the epoch); subscriptions end then. */
+  expiresAt?: number;
 }
 
 const ALGORITHM = 'HS256';
@@ -48,7 +50,7 @@ export async function verifyToken(token: string, config: Config['auth']): Promis
       requiredClaims: ['sub', 'exp', 'iat'],
     });
     if (typeof payload.sub !== 'string' || typeof payload.role !== 'string') throw new InvalidTokenError('the token has no subject or role');
-    return { userId: payload.sub, role: payload.role };
+    return { userId: payload.sub, role: payload.role, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
   } catch (error) {
     if (error instanceof InvalidTokenError) throw error;
     if (error instanceof errors.JOSEError) throw new InvalidTokenError(error.code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : 'the token is not valid');

@@ -30,6 +30,8 @@ export interface Config {
      * back in time; otherwise each ends with a graphql-ws `error` that names the subgraph.
      */
     readonly subscriptionUpstreamTimeoutMs: number;
+    /** `WS_ALLOWED_ORIGINS`, comma-separated: browsers from other origins cannot open a WebSocket. Unset allows any. */
+    readonly allowedOrigins: readonly string[];
   };
   readonly identity: {
     /** `IDENTITY_PORT`, default 4001. */
@@ -195,6 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       supergraphPath: resolve(projectRoot, env.SUPERGRAPH_PATH || 'schema/supergraph.graphql'),
       subgraphUrls: Object.freeze(subgraphUrls),
       subscriptionUpstreamTimeoutMs: positiveInt(env, 'SUBSCRIPTION_UPSTREAM_TIMEOUT_MS', 30_000),
+      allowedOrigins: (env.WS_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
     },
     identity: {
       port: port(env, 'IDENTITY_PORT', 4001),

@@ -58,7 +58,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     throw new StartupError(`cannot open the database of ${envName} (${(error as Error).message}). Check ${envName}, or unset it for the embedded SQLite default.`);
   }
   try {
-    const applied = await orm.getMigrator().up();
+    const applied = await withMigrationLock(orm, () => orm.getMigrator().up());
     if (applied.length) logger.info({ migrations: applied.map((m) => m.name) }, 'Applied database migrations');
   } catch (error) {
     await orm.close(true);
@@ -75,4 +75,27 @@ export async function pingDatabase(orm: Database): Promise<void> {
 /** True when the database is PostgreSQL (row locks with SKIP LOCKED are available), false for SQLite. */
 export function isPostgres(orm: Database): boolean {
   return (orm.config.getDriver() as unknown) instanceof PostgreSqlDriver;
+}
+
+/** An arbitrary, fixed advisory lock key: "phos" in ASCII, for migrations. */
+const MIGRATION_LOCK_KEY = 0x70686f73;
+
+/**
+ * Runs the migrations under a PostgreSQL advisory lock (held on a session of its own), so replicas starting
+ * together migrate one after the other instead of racing to create the same tables. SQLite runs as it is.
+ */
+async function withMigrationLock<T>(orm: Database, migrate: () => Promise<T>): Promise<T> {
+  if (!isPostgres(orm)) return migrate();
+  const client = orm.em.getConnection().getKnex().client;
+  const connection = (await client.acquireConnection()) as { query(sql: string, params: unknown[]): Promise<unknown> };
+  try {
+    await connection.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    try {
+      return await migrate();
+    } finally {
+      await connection.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+    }
+  } finally {
+    await client.releaseConnection(connection);
+  }
 }

@@ -1,4 +1,5 @@
 export * from './auth';
+export * from './authz';
 export * from './config';
 export * from './errors';
 export * from './events/event-bus';

@@ -4,10 +4,13 @@ import { start as startPatients } from '@phos/patients';
 import { createLogger, loadConfig } from '@phos/shared';
 import type { Config, Logger } from '@phos/shared';
 import { createDatabases } from './databases';
+import { REGISTER, gql, registration } from './graphql';
 import type { DatabaseKind, TestDatabases } from './databases';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+/** The ADMIN every test system bootstraps (BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD). */
+export const TEST_ADMIN = { email: 'admin@phos.test', password: 'admin password for tests' };
 
 /** A configuration for tests: free ports, the test Redis, quiet logs; `env` overrides any variable. */
 export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
@@ -19,6 +22,8 @@ export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
     GATEWAY_PORT: '0',
     IDENTITY_PORT: '0',
     PATIENTS_PORT: '0',
+    BOOTSTRAP_ADMIN_EMAIL: TEST_ADMIN.email,
+    BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN.password,
     ...env,
   });
 }
@@ -33,6 +38,10 @@ export interface TestSystem {
   gatewayUrl: string;
   identityUrl: string;
   patientsUrl: string;
+  /** A token of the bootstrapped ADMIN. */
+  adminToken: string;
+  /** A token of a DOCTOR (staff: reads every patient, watches new ones). */
+  staffToken: string;
   /** Stops the patients subgraph (as a crash or deploy would), and starts it again. */
   stopPatients(): Promise<void>;
   startPatients(): Promise<void>;
@@ -62,9 +71,12 @@ export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {
     });
     stops.push(() => gateway.stop());
     let patientsRunning = true;
+    const { adminToken, staffToken } = await staffTokens(gateway.url);
     return {
       config,
       databases,
+      adminToken,
+      staffToken,
       gatewayUrl: gateway.url,
       identityUrl: identity.url,
       patientsUrl: patients.url,
@@ -94,4 +106,14 @@ export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {
     await stopAll();
     throw error;
   }
+}
+
+/** Signs in as the bootstrapped ADMIN at `url` (gateway or identity) and registers a DOCTOR with it. */
+export async function staffTokens(url: string): Promise<{ adminToken: string; staffToken: string }> {
+  const login = await gql(url, 'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token } }', TEST_ADMIN);
+  if (login.errors) throw new Error(`cannot sign in as the test ADMIN: ${JSON.stringify(login.errors)}`);
+  const adminToken = login.data.login.token as string;
+  const doctor = await gql(url, REGISTER, { input: registration({ role: 'DOCTOR' }) }, adminToken);
+  if (doctor.errors) throw new Error(`cannot register the test DOCTOR: ${JSON.stringify(doctor.errors)}`);
+  return { adminToken, staffToken: doctor.data.register.token };
 }

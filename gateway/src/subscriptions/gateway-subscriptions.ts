@@ -12,7 +12,7 @@ import { createSupergraphSnapshot } from './supergraph-snapshot';
 import type { SupergraphSnapshot } from './supergraph-snapshot';
 import { UpstreamPool } from './upstream-pool';
 import { createGatewayWebSocketServer } from './websocket-server';
-import type { GatewayWebSocketServer } from './websocket-server';
+import type { GatewayWebSocketServer, GatewayWebSocketServerOptions } from './websocket-server';
 
 export interface GatewaySubscriptionsOptions {
   /** The gateway's data source for a subgraph at a URL; entity fetches of events go through it. */
@@ -25,6 +25,10 @@ export interface GatewaySubscriptionsOptions {
   paths?: readonly string[];
   /** How long a client has to send `connection_init` before its socket closes with 4408. Default 3000. */
   connectionInitWaitTimeoutMs?: number;
+  /** Verifies a connection's `authorization` (see {@link GatewayWebSocketServerOptions.authenticate}). */
+  authenticate: GatewayWebSocketServerOptions['authenticate'];
+  /** Origins allowed to open a WebSocket; empty allows any. */
+  allowedOrigins?: readonly string[];
   isProduction: boolean;
   logger: Logger;
 }
@@ -75,6 +79,8 @@ export function createGatewaySubscriptions(options: GatewaySubscriptionsOptions)
         },
         formatError: createFormatError(logger, options.isProduction),
         connectionInitWaitTimeoutMs: options.connectionInitWaitTimeoutMs,
+        authenticate: options.authenticate,
+        allowedOrigins: options.allowedOrigins,
         isProduction: options.isProduction,
         logger,
       });

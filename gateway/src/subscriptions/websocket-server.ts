@@ -1,8 +1,9 @@
-import { GraphQLError, getVariableValues } from 'graphql';
+import { GraphQLError, Kind, getVariableValues } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import type { Logger } from '@phos/shared';
+import { ErrorCode, endAtExpiry, requireCaller, requireStaff } from '@phos/shared';
+import type { CallerContext, Logger } from '@phos/shared';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -33,9 +34,23 @@ export interface GatewayWebSocketServerOptions {
   connectionInitWaitTimeoutMs?: number;
   /** How often clients are pinged; one that does not answer within the same time is dropped. Default 12000. */
   keepAliveMs?: number;
+  /** Verifies a connection's `authorization`: a bad or expired token closes the socket with 4403. */
+  authenticate: (authorization: string | undefined) => Promise<CallerContext>;
+  /** Subscriptions one connection may hold at once. Default 100. */
+  maxSubscriptionsPerConnection?: number;
+  /** Origins allowed to open a WebSocket (browsers send `Origin`); empty or undefined allows any. */
+  allowedOrigins?: readonly string[];
   isProduction: boolean;
   logger: Logger;
 }
+
+/**
+ * Who may start each subscription at the gateway, by root field; the owning subgraph checks again. A field
+ * not listed needs a signed-in caller.
+ */
+const SUBSCRIPTION_POLICIES: Record<string, (context: CallerContext) => unknown> = {
+  patientCreated: requireStaff,
+};
 
 export interface GatewayWebSocketServer {
   /** Connected client sockets. */
@@ -48,6 +63,14 @@ export interface GatewayWebSocketServer {
 interface OperationContext extends GatewayContext {
   prepared: PreparedOperation;
   payload: SubscribePayload;
+  /** When the caller's token expires: the subscription ends then with UNAUTHENTICATED. */
+  expiresAt?: number;
+}
+
+/** The root field of a prepared subscription (validation allows exactly one). */
+function rootFieldOf(prepared: PreparedOperation): string {
+  const selection = prepared.operation.selectionSet.selections[0];
+  return selection?.kind === Kind.FIELD ? selection.name.value : '';
 }
 
 /**
@@ -58,11 +81,19 @@ interface OperationContext extends GatewayContext {
  */
 export function createGatewayWebSocketServer(options: GatewayWebSocketServerOptions): GatewayWebSocketServer {
   const { logger } = options;
-  const wsServer = new WebSocketServer({ noServer: true });
+  // Frames over 64 KiB are refused (the socket closes with 1009).
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const maxSubscriptions = options.maxSubscriptionsPerConnection ?? 100;
+  const callers = new WeakMap<object, CallerContext>();
   const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(request.url ?? '/', 'http://gateway').pathname;
     if (!options.paths.includes(path)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const origin = request.headers.origin;
+    if (options.allowedOrigins?.length && origin !== undefined && !options.allowedOrigins.includes(origin)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
@@ -73,21 +104,38 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
     {
       isProd: options.isProduction,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs ?? 3000,
-      onConnect: () => {
-        logger.debug('WebSocket client connected');
+      onConnect: async (ctx) => {
+        const header = ctx.connectionParams?.authorization;
+        const caller = await options.authenticate(typeof header === 'string' ? header : undefined);
+        // A token that is sent must be valid: returning false closes the socket with 4403 Forbidden.
+        if (caller.tokenError) return false;
+        callers.set(ctx.extra, caller);
+        logger.debug({ userId: caller.caller?.userId }, 'WebSocket client connected');
         return true;
       },
       onClose: (_ctx, code) => logger.debug({ code }, 'WebSocket client closed'),
       onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const snapshot = options.snapshot();
         if (!snapshot) return [new GraphQLError('The gateway has not loaded its supergraph yet; try again shortly.')];
+        if (Object.keys(ctx.subscriptions).length >= maxSubscriptions) {
+          return [new GraphQLError(`At most ${maxSubscriptions} operations per connection at once.`, { extensions: { code: ErrorCode.BadUserInput } })];
+        }
         const prepared = snapshot.prepare(payload.query, payload.operationName);
         if (!('key' in prepared)) return prepared;
+        const caller = callers.get(ctx.extra) ?? { caller: null };
+        if (prepared.plan) {
+          const field = rootFieldOf(prepared);
+          try {
+            (SUBSCRIPTION_POLICIES[field] ?? requireCaller)(caller);
+          } catch (error) {
+            return [error as GraphQLError];
+          }
+        }
         // Variables are checked up front so that bad ones are an `error` message, as validation errors are.
         const coerced = getVariableValues(snapshot.apiSchema, prepared.operation.variableDefinitions ?? [], payload.variables ?? {});
         if (coerced.errors) return coerced.errors;
         const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
-        const contextValue: OperationContext = { authorization, prepared, payload };
+        const contextValue: OperationContext = { authorization, prepared, payload, expiresAt: caller.caller?.expiresAt };
         return {
           schema: snapshot.apiSchema,
           document: prepared.document,
@@ -97,14 +145,14 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         };
       },
       subscribe: (args) => {
-        const { prepared, payload, authorization } = args.contextValue as OperationContext;
+        const { prepared, payload, authorization, expiresAt } = args.contextValue as OperationContext;
         if (!prepared.plan) throw new Error('Only subscriptions are planned for the subscription hub.');
-        return options.hub.subscribe({
+        return endAtExpiry(options.hub.subscribe({
           prepared: prepared as PreparedOperation & { plan: NonNullable<PreparedOperation['plan']> },
           variables: payload.variables ?? {},
           coercedVariables: args.variableValues ?? {},
           authorization,
-        });
+        }), expiresAt);
       },
       execute: async (args) => {
         const { payload, authorization } = args.contextValue as OperationContext;

@@ -2,7 +2,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { useServer } from 'graphql-ws/use/ws';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'graphql';
+import { GraphQLError, parse } from 'graphql';
 import { WebSocketServer } from 'ws';
 import {
   DateTimeScalar,
@@ -21,10 +21,15 @@ import type { Resolvers } from './generated/graphql';
 import { Migration20261128000000CreatePatients } from './migrations/Migration20261128000000CreatePatients';
 import { Migration20261128010000CreateProcessedEvents } from './migrations/Migration20261128010000CreateProcessedEvents';
 import { ProcessedEventSchema } from './patients/processed-event.entity';
+import { AuditEntrySchema } from './patients/audit-entry.entity';
+import { Migration20261128020000CreateAuditLog } from './migrations/Migration20261128020000CreateAuditLog';
 import { PatientSchema } from './patients/patient.entity';
 import { PATIENT_CREATED_TOPIC, createPatientResolvers } from './patients/patient.resolvers';
 import { PatientService } from './patients/patient.service';
 import { consumeUserRegistered } from './patients/user-registered.consumer';
+
+/** graphql-ws: subscriptions one connection may hold at once. */
+const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
 
 export interface PatientsService extends RunningService {
   readonly port: number;
@@ -43,8 +48,8 @@ export async function start(config: Config, logger: Logger = createLogger('patie
   try {
     const orm = await openDatabase({
       database: config.patients.database,
-      entities: [PatientSchema, ProcessedEventSchema],
-      migrations: [Migration20261128000000CreatePatients, Migration20261128010000CreateProcessedEvents],
+      entities: [PatientSchema, ProcessedEventSchema, AuditEntrySchema],
+      migrations: [Migration20261128000000CreatePatients, Migration20261128010000CreateProcessedEvents, Migration20261128020000CreateAuditLog],
       envName: 'PATIENTS_DATABASE_URL',
       logger,
     });
@@ -75,12 +80,28 @@ export async function start(config: Config, logger: Logger = createLogger('patie
       logger,
       isProduction: config.isProduction,
       attach: (server) => {
-        const wsServer = new WebSocketServer({ server, path: '/graphql' });
+        // Frames over 64 KiB are refused (the socket closes with 1009).
+        const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: 64 * 1024 });
+        const callers = new WeakMap<object, Awaited<ReturnType<typeof callerFromAuthorization>>>();
         const wsHandler = useServer<{ authorization?: unknown }>(
           {
             schema,
-            context: ({ connectionParams }) =>
-              callerFromAuthorization(typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined, config.auth),
+            connectionInitWaitTimeout: 3000,
+            // A token that is sent must be valid: a bad or expired one closes the socket with 4403.
+            onConnect: async (ctx) => {
+              const header = ctx.connectionParams?.authorization;
+              const result = await callerFromAuthorization(typeof header === 'string' ? header : undefined, config.auth);
+              if (result.tokenError) return false;
+              callers.set(ctx.extra, result);
+              return true;
+            },
+            onSubscribe: (ctx) => {
+              if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+                return [new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
+              }
+              return undefined;
+            },
+            context: (ctx) => callers.get(ctx.extra) ?? { caller: null },
           },
           wsServer,
         );

@@ -1,4 +1,5 @@
-import { createBatchLoader } from '@phos/shared';
+import { createBatchLoader, endAtExpiry, forbidden, isStaff, requireCaller, requireSelfOrStaff, requireStaff } from '@phos/shared';
+import type { Context } from '../context';
 import type { PubSubEngine } from 'graphql-subscriptions';
 import type { Resolvers } from '../generated/graphql';
 import { Patient } from './patient.entity';
@@ -15,29 +16,47 @@ export function fromMessage(message: PatientMessage): Patient {
 }
 
 export function createPatientResolvers(patients: PatientService, pubsub: PubSubEngine): Resolvers {
+  /** A PATIENT reads only their own record (any other id, existing or not, is FORBIDDEN); staff read any. */
+  const readPatient = async (context: Context, id: string): Promise<Patient | null> => {
+    const caller = requireCaller(context);
+    context.loadPatient ??= createBatchLoader((ids: string[]) => patients.findByIds(ids));
+    const patient = (await context.loadPatient(id)) ?? null;
+    if (!isStaff(caller) && patient?.userId !== caller.userId) throw forbidden('A PATIENT may read only their own record.');
+    if (patient) await patients.recordReads(caller, [patient]);
+    return patient;
+  };
   return {
     Query: {
-      patient: (_parent, { id }) => patients.findById(id),
-      patients: (_parent, { first, after }) => patients.page(first ?? 20, after),
+      patient: (_parent, { id }, context) => readPatient(context, id),
+      patients: async (_parent, { first, after }, context) => {
+        const caller = requireStaff(context);
+        const page = await patients.page(first ?? 20, after);
+        await patients.recordReads(caller, page.edges.map((edge) => edge.node));
+        return page;
+      },
     },
     Subscription: {
       patientCreated: {
-        subscribe: () => pubsub.asyncIterableIterator<PatientMessage>(PATIENT_CREATED_TOPIC),
+        subscribe: (_parent, _args, context) => {
+          const caller = requireStaff(context);
+          return endAtExpiry(pubsub.asyncIterableIterator<PatientMessage>(PATIENT_CREATED_TOPIC), caller.expiresAt);
+        },
         resolve: (message: PatientMessage) => fromMessage(message),
       },
     },
     Patient: {
-      __resolveReference: (reference, context) => {
-        context.loadPatient ??= createBatchLoader((ids: string[]) => patients.findByIds(ids));
-        return context.loadPatient(reference.id).then((patient) => patient ?? null);
-      },
+      // The same rule as `patient(id)`: it must hold when the subgraph is called directly, too.
+      __resolveReference: (reference, context) => readPatient(context, reference.id),
       user: (patient) => ({ id: patient.userId }),
     },
     User: {
       __resolveReference: (reference) => ({ id: reference.id }),
-      patient: (user, _args, context) => {
+      patient: async (user, _args, context) => {
+        const caller = requireSelfOrStaff(context, user.id);
         context.loadPatientOfUser ??= createBatchLoader((userIds: string[]) => patients.findByUserIds(userIds));
-        return context.loadPatientOfUser(user.id).then((patient) => patient ?? null);
+        const patient = (await context.loadPatientOfUser(user.id)) ?? null;
+        if (patient) await patients.recordReads(caller, [patient]);
+        return patient;
       },
     },
   };

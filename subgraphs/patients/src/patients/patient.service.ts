@@ -2,12 +2,13 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { FilterQuery } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { badUserInput } from '@phos/shared';
-import type { UserRegisteredEvent } from '@phos/shared';
+import type { Caller, UserRegisteredEvent } from '@phos/shared';
 import { pingDatabase } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
 import { decodeCursor, encodeCursor } from './cursor';
 import { Patient } from './patient.entity';
 import { ProcessedEvent } from './processed-event.entity';
+import { AuditEntry } from './audit-entry.entity';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -41,6 +42,7 @@ export class PatientService {
           createdAt: new Date(),
         });
         em.persist(patient);
+        em.persist(em.create(AuditEntry, { id: randomUUID(), actorId: null, actorRole: 'SYSTEM', action: 'create', patientId: patient.id, eventId: event.id, at: new Date() }));
         return { patient, created: true };
       });
     } catch (error) {
@@ -56,6 +58,17 @@ export class PatientService {
       () => true,
       () => false,
     );
+  }
+
+  /** Records that `caller` read these patient records (one audit entry each). */
+  async recordReads(caller: Caller, patients: Patient[]): Promise<void> {
+    if (patients.length === 0) return;
+    const em = this.orm.em.fork();
+    const at = new Date();
+    for (const patient of patients) {
+      em.persist(em.create(AuditEntry, { id: randomUUID(), actorId: caller.userId, actorRole: caller.role, action: 'read', patientId: patient.id, eventId: null, at }));
+    }
+    await em.flush();
   }
 
   findById(id: string): Promise<Patient | null> {

@@ -1,0 +1,212 @@
+/**
+ * Who may do what (the access table of the README), through the gateway, straight at each subgraph, and on
+ * the WebSocket path; plus the audit log of patient reads.
+ */
+import { SignJWT } from 'jose';
+import { REGISTER, codes, collect, gql, registration, wsClient } from './support/graphql';
+import { queryPostgres } from './support/databases';
+import { eventually } from './support/redis';
+import { TEST_JWT_SECRET, startSystem } from './support/system';
+import type { TestSystem } from './support/system';
+import WebSocket from 'ws';
+
+let system: TestSystem;
+const tokens: Record<string, string | undefined> = {};
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  system = await startSystem('postgres');
+  const live = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
+  const created = collect(live, 'subscription { patientCreated { id userId } }');
+  for (const name of ['alice', 'bob']) {
+    const { data } = await gql(system.gatewayUrl, REGISTER, { input: registration() });
+    tokens[name] = data.register.token;
+    ids[name] = data.register.user.id;
+  }
+  for (const name of ['alice', 'bob']) {
+    const result = await created.next((r) => r.data?.patientCreated.userId === ids[name]);
+    ids[`${name}Patient`] = result.data!.patientCreated.id;
+  }
+  await live.dispose();
+  tokens.doctor = system.staffToken;
+  tokens.admin = system.adminToken;
+  tokens.anonymous = undefined;
+});
+afterAll(async () => {
+  await system?.stop();
+});
+
+type Who = 'anonymous' | 'alice' | 'doctor' | 'admin';
+type Expect = 'ok' | 'null' | 'UNAUTHENTICATED' | 'FORBIDDEN';
+const WHO: Who[] = ['anonymous', 'alice', 'doctor', 'admin'];
+
+/** Each operation with its answer per caller: alice is a PATIENT, bob another PATIENT. */
+const table: { name: string; query: string; variables: () => Record<string, unknown>; expect: Record<Who, Expect> }[] = [
+  {
+    name: 'register as PATIENT',
+    query: REGISTER,
+    variables: () => ({ input: registration() }),
+    expect: { anonymous: 'ok', alice: 'ok', doctor: 'ok', admin: 'ok' },
+  },
+  ...(['DOCTOR', 'NURSE', 'ADMIN'] as const).map((role) => ({
+    name: `register as ${role}`,
+    query: REGISTER,
+    variables: () => ({ input: registration({ role }) }),
+    expect: { anonymous: 'FORBIDDEN', alice: 'FORBIDDEN', doctor: 'FORBIDDEN', admin: 'ok' } as Record<Who, Expect>,
+  })),
+  { name: 'me', query: '{ me { id } }', variables: () => ({}), expect: { anonymous: 'null', alice: 'ok', doctor: 'ok', admin: 'ok' } },
+  { name: 'user(own id)', query: 'query ($id: ID!) { user(id: $id) { id email } }', variables: () => ({ id: ids.alice }), expect: { anonymous: 'UNAUTHENTICATED', alice: 'ok', doctor: 'ok', admin: 'ok' } },
+  { name: "user(another's id)", query: 'query ($id: ID!) { user(id: $id) { id email } }', variables: () => ({ id: ids.bob }), expect: { anonymous: 'UNAUTHENTICATED', alice: 'FORBIDDEN', doctor: 'ok', admin: 'ok' } },
+  { name: 'patient(own id)', query: 'query ($id: ID!) { patient(id: $id) { id email user { id } } }', variables: () => ({ id: ids.alicePatient }), expect: { anonymous: 'UNAUTHENTICATED', alice: 'ok', doctor: 'ok', admin: 'ok' } },
+  { name: "patient(another's id)", query: 'query ($id: ID!) { patient(id: $id) { id email } }', variables: () => ({ id: ids.bobPatient }), expect: { anonymous: 'UNAUTHENTICATED', alice: 'FORBIDDEN', doctor: 'ok', admin: 'ok' } },
+  { name: 'patient(unknown id)', query: 'query ($id: ID!) { patient(id: $id) { id } }', variables: () => ({ id: '00000000-0000-4000-8000-000000000000' }), expect: { anonymous: 'UNAUTHENTICATED', alice: 'FORBIDDEN', doctor: 'null', admin: 'null' } },
+  { name: 'me { patient }', query: '{ me { patient { id } } }', variables: () => ({}), expect: { anonymous: 'null', alice: 'ok', doctor: 'null', admin: 'null' } },
+  { name: "user(another's id) { patient }", query: 'query ($id: ID!) { user(id: $id) { patient { id email } } }', variables: () => ({ id: ids.bob }), expect: { anonymous: 'UNAUTHENTICATED', alice: 'FORBIDDEN', doctor: 'ok', admin: 'ok' } },
+  { name: 'patients', query: '{ patients(first: 5) { totalCount edges { node { id email } } } }', variables: () => ({}), expect: { anonymous: 'UNAUTHENTICATED', alice: 'FORBIDDEN', doctor: 'ok', admin: 'ok' } },
+];
+
+function outcome(response: { data?: any; errors?: any[] }): Expect | string {
+  if (response.errors?.length) return codes(response as never)[0];
+  const value = response.data && Object.values(response.data)[0];
+  if (value === null || (value && typeof value === 'object' && Object.values(value).every((v) => v === null))) return 'null';
+  return 'ok';
+}
+
+describe.each(WHO)('as %s, through the gateway', (who) => {
+  it.each(table.map((row) => [row.name, row] as const))('%s', async (_name, row) => {
+    const response = await gql(system.gatewayUrl, row.query, row.variables(), tokens[who]);
+    expect(outcome(response)).toBe(row.expect[who]);
+  });
+});
+
+describe('straight at the subgraphs (the rules hold without the gateway)', () => {
+  const USER_ENTITY = 'query ($id: ID!) { _entities(representations: [{ __typename: "User", id: $id }]) { ... on User { email } } }';
+  const PATIENT_ENTITY = 'query ($id: ID!) { _entities(representations: [{ __typename: "Patient", id: $id }]) { ... on Patient { email } } }';
+  const PATIENT_OF_USER = 'query ($id: ID!) { _entities(representations: [{ __typename: "User", id: $id }]) { ... on User { patient { email } } } }';
+  it.each([
+    ['identity User entity', 'identity', USER_ENTITY, 'bob', 'anonymous', 'UNAUTHENTICATED'],
+    ['identity User entity', 'identity', USER_ENTITY, 'bob', 'alice', 'FORBIDDEN'],
+    ['identity User entity', 'identity', USER_ENTITY, 'bob', 'doctor', 'ok'],
+    ['patients Patient entity', 'patients', PATIENT_ENTITY, 'bobPatient', 'anonymous', 'UNAUTHENTICATED'],
+    ['patients Patient entity', 'patients', PATIENT_ENTITY, 'bobPatient', 'alice', 'FORBIDDEN'],
+    ['patients Patient entity', 'patients', PATIENT_ENTITY, 'alicePatient', 'alice', 'ok'],
+    ['patients User.patient', 'patients', PATIENT_OF_USER, 'bob', 'alice', 'FORBIDDEN'],
+    ['patients User.patient', 'patients', PATIENT_OF_USER, 'bob', 'anonymous', 'UNAUTHENTICATED'],
+    ['patients list', 'patients', '{ patients { totalCount } }', 'bob', 'anonymous', 'UNAUTHENTICATED'],
+    ['patients list', 'patients', '{ patients { totalCount } }', 'bob', 'alice', 'FORBIDDEN'],
+  ] as const)('%s at %s for %s as %s: %s', async (_name, service, query, id, who, expected) => {
+    const url = service === 'identity' ? system.identityUrl : system.patientsUrl;
+    const response = await gql(url, query, { id: ids[id] }, tokens[who]);
+    expect(response.errors ? codes(response)[0] : 'ok').toBe(expected);
+  });
+});
+
+describe('tokens', () => {
+  const sign = (claims: Record<string, unknown>, secret = TEST_JWT_SECRET, header: Record<string, unknown> = { alg: 'HS256' }) =>
+    new SignJWT(claims)
+      .setProtectedHeader(header as never)
+      .setIssuer(system.config.auth.issuer)
+      .setAudience(system.config.auth.audience)
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(secret));
+  const unsigned = (claims: Record<string, unknown>) =>
+    `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
+
+  it.each([
+    ['alg none claiming ADMIN', async () => unsigned({ sub: ids.alice, role: 'ADMIN', iss: 'phos-identity', aud: 'phos', exp: 9_999_999_999, iat: 1 })],
+    ['signed with another secret claiming ADMIN', async () => sign({ sub: ids.alice, role: 'ADMIN' }, 'another-secret-that-is-long-enough-0123456789')],
+    ['another issuer', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('evil').setAudience('phos').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(TEST_JWT_SECRET))],
+    ['another audience', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('phos-identity').setAudience('evil').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(TEST_JWT_SECRET))],
+    ['no expiry', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('phos-identity').setAudience('phos').setIssuedAt().sign(new TextEncoder().encode(TEST_JWT_SECRET))],
+    ['expired', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('phos-identity').setAudience('phos').setIssuedAt(1).setExpirationTime(60).sign(new TextEncoder().encode(TEST_JWT_SECRET))],
+    ['not a JWT', async () => 'garbage'],
+  ])('refuses a token that is %s', async (_name, make) => {
+    const token = await make();
+    const response = await gql(system.gatewayUrl, '{ patients { totalCount } }', {}, token);
+    expect(codes(response)).toEqual(['UNAUTHENTICATED']);
+    const escalate = await gql(system.gatewayUrl, REGISTER, { input: registration({ role: 'ADMIN' }) }, token);
+    expect(codes(escalate)).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('on the WebSocket', () => {
+  const closeCode = (url: string, authorization: string) =>
+    new Promise<number>((resolve) => {
+      const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+      socket.on('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization } })));
+      socket.on('close', (code) => resolve(code));
+    });
+
+  it.each(['gateway', 'patients'] as const)('closes with 4403 on a bad token at connection_init (%s)', async (service) => {
+    const url = service === 'gateway' ? system.gatewayUrl : system.patientsUrl;
+    expect(await closeCode(url, 'Bearer not-a-token')).toBe(4403);
+  });
+
+  it.each([
+    ['gateway', 'anonymous', 'UNAUTHENTICATED'],
+    ['gateway', 'alice', 'FORBIDDEN'],
+    ['patients', 'anonymous', 'UNAUTHENTICATED'],
+    ['patients', 'alice', 'FORBIDDEN'],
+  ] as const)('refuses patientCreated at the %s to %s with %s', async (service, who, code) => {
+    const client = wsClient(service === 'gateway' ? system.gatewayUrl : system.patientsUrl, tokens[who] ? { authorization: `Bearer ${tokens[who]}` } : undefined);
+    try {
+      const subscription = collect(client, 'subscription { patientCreated { id } }');
+      // The gateway refuses before it starts (a graphql-ws `error`); the subgraph's resolver refuses with a
+      // result carrying the error, then completes.
+      const error = await eventually(async () => (subscription.error as any[] | undefined) ?? subscription.results[0]?.errors ?? undefined, 5000, 'the refusal');
+      expect(error[0].extensions.code).toBe(code);
+      expect(subscription.results.some((result) => result.data)).toBe(false);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it("reads only a patient's own record over the WebSocket too", async () => {
+    const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${tokens.alice}` });
+    try {
+      const own = collect(client, 'query ($id: ID!) { patient(id: $id) { id } }', { id: ids.alicePatient });
+      expect((await own.next()).data).toEqual({ patient: { id: ids.alicePatient } });
+      const other = collect(client, 'query ($id: ID!) { patient(id: $id) { id } }', { id: ids.bobPatient });
+      const result = await other.next();
+      expect(result.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('ends a subscription with UNAUTHENTICATED when its token expires', async () => {
+    const soon = await new SignJWT({ role: 'DOCTOR' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(ids.alice)
+      .setIssuer(system.config.auth.issuer)
+      .setAudience(system.config.auth.audience)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
+      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    for (const url of [system.gatewayUrl, system.patientsUrl]) {
+      const client = wsClient(url, { authorization: `Bearer ${soon}` });
+      try {
+        const subscription = collect(client, 'subscription { patientCreated { id } }');
+        const error = await eventually(async () => (subscription.error as any[] | undefined) ?? undefined, 15_000, 'the subscription to end');
+        expect(error[0].extensions.code).toBe('UNAUTHENTICATED');
+      } finally {
+        await client.dispose();
+      }
+    }
+  });
+});
+
+it('writes an audit entry for every read of a patient record', async () => {
+  const before = await queryPostgres<{ count: string }>(system.databases.patients, "select count(*) from audit_log where patient_id = $1 and action = 'read' and actor_id = $2", [ids.bobPatient, ids.alice]);
+  await gql(system.gatewayUrl, 'query ($id: ID!) { patient(id: $id) { id } }', { id: ids.alicePatient }, tokens.alice);
+  const rows = await queryPostgres<{ actor_id: string; actor_role: string; action: string }>(
+    system.databases.patients,
+    "select actor_id, actor_role, action from audit_log where patient_id = $1 order by at",
+    [ids.alicePatient],
+  );
+  expect(rows[0]).toMatchObject({ actor_id: null, actor_role: 'SYSTEM', action: 'create' });
+  expect(rows).toContainEqual({ actor_id: ids.alice, actor_role: 'PATIENT', action: 'read' });
+  // A refused read of another's record is not a read.
+  expect(Number(before[0].count)).toBe(0);
+});
