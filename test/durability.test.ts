@@ -12,7 +12,7 @@ import { REGISTER, collect, gql, registration, wsClient } from './support/graphq
 import { childService, ownRedis, ROOT } from './support/processes';
 import type { ChildService, OwnRedis } from './support/processes';
 import { eventually, waitForSubscribers } from './support/redis';
-import { TEST_ADMIN, TEST_JWT_SECRET, staffTokens } from './support/system';
+import { TEST_ADMIN, TEST_JWT_SECRET, UNLIMITED, staffTokens } from './support/system';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -41,6 +41,7 @@ async function fixture(options: { appendonly?: boolean } = {}): Promise<Fixture>
     OUTBOX_POLL_INTERVAL_MS: '200',
     BOOTSTRAP_ADMIN_EMAIL: TEST_ADMIN.email,
     BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN.password,
+    ...UNLIMITED,
   };
   const identity = await childService('subgraphs/identity', 'IDENTITY_PORT', env);
   const patients = await childService('subgraphs/patients', 'PATIENTS_PORT', env);

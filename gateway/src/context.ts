@@ -2,4 +2,6 @@
 export interface GatewayContext {
   /** The client's `Authorization` header, passed on unchanged to every subgraph fetch. */
   authorization?: string;
+  /** The client's address, passed on as X-Forwarded-For (identity's rate limits count by it). */
+  ip?: string;
 }

@@ -68,7 +68,7 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     portEnv: 'GATEWAY_PORT',
     gateway,
     aliases: ['/'],
-    context: async (req) => ({ authorization: req.headers.authorization }),
+    context: async (req) => ({ authorization: req.headers.authorization, ip: req.ip }),
     checks: {
       supergraph: async () => {
         if (!loaded) throw new Error('the supergraph is not loaded');

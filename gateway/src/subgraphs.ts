@@ -6,5 +6,6 @@ import type { GatewayContext } from './context';
 export class AuthForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     if ('authorization' in context && context.authorization) request.http?.headers.set('authorization', context.authorization);
+    if ('ip' in context && context.ip) request.http?.headers.set('x-forwarded-for', context.ip);
   }
 }

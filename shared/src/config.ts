@@ -2,6 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
+/** Attempts allowed per window. */
+export interface RateLimitRule {
+  readonly limit: number;
+  readonly windowSeconds: number;
+}
+
 /** Where a service keeps its data: an embedded SQLite file, or a PostgreSQL server. */
 export type DatabaseConfig =
   | { readonly kind: 'sqlite'; readonly path: string }
@@ -47,6 +53,17 @@ export interface Config {
      * after a registration commits, before its event is published. Refused in production.
      */
     readonly faultKillBeforePublish: boolean;
+    /**
+     * Attempts allowed, counted in Redis across replicas: `RATE_LIMIT_LOGIN_PER_IP` (default 30 a minute),
+     * `RATE_LIMIT_LOGIN_PER_ACCOUNT` (10 per 15 minutes), `RATE_LIMIT_REGISTER_PER_IP` (20 per 10 minutes),
+     * `RATE_LIMIT_REGISTER_PER_ACCOUNT` (5 an hour).
+     */
+    readonly rateLimits: {
+      readonly loginPerIp: RateLimitRule;
+      readonly loginPerAccount: RateLimitRule;
+      readonly registerPerIp: RateLimitRule;
+      readonly registerPerAccount: RateLimitRule;
+    };
   };
   readonly patients: {
     /** `PATIENTS_PORT`, default 4002. */
@@ -205,6 +222,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bootstrapAdmin: bootstrapEmail && bootstrapPassword ? { email: bootstrapEmail, password: bootstrapPassword } : undefined,
       outboxPollIntervalMs: positiveInt(env, 'OUTBOX_POLL_INTERVAL_MS', 1000),
       faultKillBeforePublish: faultKillBeforePublish(env, isProduction),
+      rateLimits: {
+        loginPerIp: { limit: positiveInt(env, 'RATE_LIMIT_LOGIN_PER_IP', 30), windowSeconds: 60 },
+        loginPerAccount: { limit: positiveInt(env, 'RATE_LIMIT_LOGIN_PER_ACCOUNT', 10), windowSeconds: 900 },
+        registerPerIp: { limit: positiveInt(env, 'RATE_LIMIT_REGISTER_PER_IP', 20), windowSeconds: 600 },
+        registerPerAccount: { limit: positiveInt(env, 'RATE_LIMIT_REGISTER_PER_ACCOUNT', 5), windowSeconds: 3600 },
+      },
     },
     patients: {
       port: port(env, 'PATIENTS_PORT', 4002),

@@ -27,3 +27,16 @@ export function isClientError(error: unknown): boolean {
   const code = (error as { extensions?: { code?: unknown } } | null)?.extensions?.code;
   return typeof code === 'string' && code !== ErrorCode.InternalServerError && Object.values(ErrorCode).includes(code as ErrorCode);
 }
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for an id this system could have minted (a UUID); anything else matches no record. */
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value);
+}
+
+/** An `ID!` argument that must be a UUID, or BAD_USER_INPUT naming `field`. */
+export function requireUuid(field: string, value: string): string {
+  if (!isUuid(value)) throw badUserInput(field, `${field} is not an id of this API.`);
+  return value;
+}

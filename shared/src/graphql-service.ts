@@ -10,6 +10,7 @@ import type { Request } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Server } from 'node:http';
 import { createFormatError } from './graphql';
+import { QUERY_LIMITS, limitRules } from './limits';
 import { healthzHandler, readyzHandler } from './health';
 import type { HealthChecks } from './health';
 import { createHttpServer, listen } from './http';
@@ -56,6 +57,9 @@ export interface GraphQLService {
 export async function startGraphQLService<TContext extends BaseContext>(options: GraphQLServiceOptions<TContext>): Promise<GraphQLService> {
   const app = express();
   app.disable('x-powered-by');
+  // `req.ip` is the client's: X-Forwarded-For is believed from proxies on loopback and private networks
+  // (the gateway, a load balancer in the same network), never from the internet.
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
   const server = createHttpServer(app);
   // `apollo` is read lazily: the WebSocket server needs it only once connections arrive, after start.
   const detach: (() => Promise<void>) | undefined = options.attach?.(server, () => apollo);
@@ -72,6 +76,11 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
     // handlers would stop it a second time, concurrently, and hang the shutdown.
     stopOnTerminationSignals: false,
     introspection: !options.isProduction,
+    // The same limits over HTTP and WebSocket: tokens at parse time, depth, aliases and cost at validation.
+    parseOptions: { maxTokens: QUERY_LIMITS.maxTokens },
+    validationRules: limitRules(),
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
     includeStacktraceInErrorResponses: !options.isProduction,
     formatError: createFormatError(options.logger, options.isProduction),
     plugins: [

@@ -8,6 +8,8 @@ import type { Logger } from './logger';
  */
 export function createFormatError(logger: Logger, isProduction: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    // Production gives no hints about the schema: "Did you mean …?" suggestions are cut.
+    if (isProduction && formatted.message.includes('Did you mean')) formatted = { ...formatted, message: formatted.message.replace(/\s*Did you mean .*$/s, '') };
     const code = formatted.extensions?.code;
     if (code !== undefined && code !== ErrorCode.InternalServerError) return formatted;
     const original = (error as { originalError?: unknown } | null)?.originalError ?? error;

@@ -12,6 +12,14 @@ export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-012345
 /** The ADMIN every test system bootstraps (BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD). */
 export const TEST_ADMIN = { email: 'admin@phos.test', password: 'admin password for tests' };
 
+/** Rate limits out of the way of suites that register hundreds of users from one address. */
+export const UNLIMITED = {
+  RATE_LIMIT_LOGIN_PER_IP: '1000000',
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: '1000000',
+  RATE_LIMIT_REGISTER_PER_IP: '1000000',
+  RATE_LIMIT_REGISTER_PER_ACCOUNT: '1000000',
+};
+
 /** A configuration for tests: free ports, the test Redis, quiet logs; `env` overrides any variable. */
 export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
   return loadConfig({
@@ -24,6 +32,7 @@ export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
     PATIENTS_PORT: '0',
     BOOTSTRAP_ADMIN_EMAIL: TEST_ADMIN.email,
     BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN.password,
+    ...UNLIMITED,
     ...env,
   });
 }

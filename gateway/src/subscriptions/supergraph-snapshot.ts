@@ -1,7 +1,8 @@
 import { Supergraph, operationFromDocument } from '@apollo/federation-internals';
 import { QueryPlanner } from '@apollo/query-planner';
 import type { FetchNode, PlanNode } from '@apollo/query-planner';
-import { GraphQLError, getOperationAST, parse, validate } from 'graphql';
+import { GraphQLError, getOperationAST, parse, specifiedRules, validate } from 'graphql';
+import { QUERY_LIMITS, limitRules } from '@phos/shared';
 import type { DocumentNode, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import { createHash } from 'node:crypto';
 
@@ -90,12 +91,12 @@ export function createSupergraphSnapshot(supergraphSdl: string, options: Supergr
   function prepareUncached(query: string, operationName: string | undefined): PreparedOperation | readonly GraphQLError[] {
     let document: DocumentNode;
     try {
-      document = parse(query);
+      document = parse(query, { maxTokens: QUERY_LIMITS.maxTokens });
     } catch (error) {
       if (error instanceof GraphQLError) return [error];
       throw error;
     }
-    const validationErrors = validate(snapshot.apiSchema, document);
+    const validationErrors = validate(snapshot.apiSchema, document, [...specifiedRules, ...limitRules()]);
     if (validationErrors.length > 0) return validationErrors;
     const operation = getOperationAST(document, operationName);
     if (!operation) {

@@ -135,7 +135,8 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         const coerced = getVariableValues(snapshot.apiSchema, prepared.operation.variableDefinitions ?? [], payload.variables ?? {});
         if (coerced.errors) return coerced.errors;
         const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
-        const contextValue: OperationContext = { authorization, prepared, payload, expiresAt: caller.caller?.expiresAt };
+        const ip = (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress;
+        const contextValue: OperationContext = { authorization, ip, prepared, payload, expiresAt: caller.caller?.expiresAt };
         return {
           schema: snapshot.apiSchema,
           document: prepared.document,
@@ -155,11 +156,11 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         }), expiresAt);
       },
       execute: async (args) => {
-        const { payload, authorization } = args.contextValue as OperationContext;
+        const { payload, authorization, ip } = args.contextValue as OperationContext;
         // Apollo Server formats these errors already; `onNext` below leaves them as they are.
         return (await options.executeOperation(
           { query: payload.query, operationName: payload.operationName ?? undefined, variables: payload.variables ?? undefined },
-          { authorization },
+          { authorization, ip },
         )) as ExecutionResult;
       },
       onNext: (_ctx, _id, _payload, _args, result) => formatResult(result, options.formatError),

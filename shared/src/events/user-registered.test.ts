@@ -2,7 +2,7 @@ import { InvalidEventError, createUserRegisteredEvent, parseUserRegistered } fro
 
 const valid = () =>
   createUserRegisteredEvent({
-    userId: 'u-1',
+    userId: '6f1c0d7e-3b0a-4c52-9d2e-7a1b2c3d4e5f',
     email: 'a@example.org',
     role: 'Patient',
     firstName: 'Ada',
@@ -49,6 +49,7 @@ describe('parseUserRegistered', () => {
     ['a string version', { version: '1' }, /version "1"/],
     ['no data', { data: undefined }, /data is missing/],
     ['no userId', { data: { ...valid().data, userId: '' } }, /data.userId/],
+    ['a userId that is no UUID', { data: { ...valid().data, userId: "1'; drop table patients; --" } }, /data.userId is not a UUID/],
     ['no email', { data: { ...valid().data, email: undefined } }, /data.email/],
     ['a lower-case role', { data: { ...valid().data, role: 'patient' } }, /data.role/],
     ['a bad registeredAt', { data: { ...valid().data, registeredAt: 'yesterday' } }, /registeredAt/],

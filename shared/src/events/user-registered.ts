@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PoisonEventError } from './event-bus';
+import { isUuid } from '../errors';
 
 /** The type name of the event, and the Redis name it travels on (`events:` + type + `event`, lower case). */
 export const USER_REGISTERED = 'UserRegistered';
@@ -70,6 +71,7 @@ const readers: Record<number, (body: Json, id: string) => UserRegisteredEvent> =
     for (const field of ['userId', 'email', 'firstName', 'lastName'] as const) {
       if (!isNonEmptyString(data[field])) throw new InvalidEventError(`data.${field} is missing or empty`, id);
     }
+    if (!isUuid(data.userId as string)) throw new InvalidEventError('data.userId is not a UUID', id);
     if (!EVENT_ROLES.includes(data.role as EventRole)) throw new InvalidEventError(`data.role must be one of ${EVENT_ROLES.join(', ')}`, id);
     if (!isIsoDate(data.registeredAt)) throw new InvalidEventError('data.registeredAt is not an ISO-8601 date', id);
     if (!isIsoDate(body.occurredAt)) throw new InvalidEventError('occurredAt is not an ISO-8601 date', id);

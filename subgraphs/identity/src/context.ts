@@ -7,6 +7,8 @@ export interface Context {
   caller: Caller | null;
   /** Why the token sent was refused, when one was sent and refused. */
   tokenError?: string;
+  /** The client's address (from the gateway's X-Forwarded-For), for rate limits. */
+  ip: string;
   /** The request's batch loader of users, created on first use. */
   loadUser?: (id: string) => Promise<User | undefined>;
 }

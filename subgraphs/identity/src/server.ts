@@ -2,7 +2,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'graphql';
-import { DateTimeScalar, USER_REGISTERED, callerFromAuthorization, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
+import { DateTimeScalar, USER_REGISTERED, callerFromAuthorization, createRateLimiter, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
 import type { Config, Logger, RunningService, UserRegisteredEvent } from '@phos/shared';
 import { openDatabase, pingDatabase } from '@phos/shared/database';
 import { startGraphQLService } from '@phos/shared/graphql-service';
@@ -55,13 +55,14 @@ export async function start(config: Config, logger: Logger = createLogger('ident
     });
     if (config.identity.bootstrapAdmin) await users.ensureAdmin(config.identity.bootstrapAdmin);
 
-    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createUserResolvers(users) };
+    const limiter = createRateLimiter(redis.publisher, logger);
+    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createUserResolvers(users, limiter, config.identity.rateLimits) };
     const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'identity.graphql'), 'utf8'));
     const service = await startGraphQLService<Context>({
       port: config.identity.port,
       portEnv: 'IDENTITY_PORT',
       schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]),
-      context: (req) => callerFromAuthorization(req.headers.authorization, config.auth),
+      context: async (req) => ({ ...(await callerFromAuthorization(req.headers.authorization, config.auth)), ip: req.ip ?? 'unknown' }),
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
       details: async () => ({ outbox: { backlog: await relay.backlog() } }),
       logger,

@@ -2,10 +2,12 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { useServer } from 'graphql-ws/use/ws';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GraphQLError, parse } from 'graphql';
+import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
 import { WebSocketServer } from 'ws';
 import {
   DateTimeScalar,
+  QUERY_LIMITS,
+  limitRules,
   callerFromAuthorization,
   connectRedis,
   createGraphQLPubSub,
@@ -95,11 +97,20 @@ export async function start(config: Config, logger: Logger = createLogger('patie
               callers.set(ctx.extra, result);
               return true;
             },
-            onSubscribe: (ctx) => {
+            // The same limits as over HTTP: tokens at parse time, then depth, aliases and cost.
+            onSubscribe: (ctx, _id, payload) => {
               if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
                 return [new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
               }
-              return undefined;
+              let document;
+              try {
+                document = parse(payload.query, { maxTokens: QUERY_LIMITS.maxTokens });
+              } catch (error) {
+                return [error as GraphQLError];
+              }
+              const errors = validate(schema, document, [...specifiedRules, ...limitRules()]);
+              if (errors.length) return errors;
+              return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue: callers.get(ctx.extra) ?? { caller: null } };
             },
             context: (ctx) => callers.get(ctx.extra) ?? { caller: null },
           },

@@ -1,8 +1,16 @@
-import { ErrorCode, clientError, createBatchLoader, forbidden, requireSelfOrStaff } from '@phos/shared';
+import { ErrorCode, clientError, createBatchLoader, forbidden, requireSelfOrStaff, requireUuid } from '@phos/shared';
+import { createHash } from 'node:crypto';
+import type { Config, RateLimiter } from '@phos/shared';
 import type { Resolvers } from '../generated/graphql';
+import { emailKey } from './user.validation';
 import type { UserService } from './user.service';
 
-export function createUserResolvers(users: UserService): Resolvers {
+export function createUserResolvers(users: UserService, hit: RateLimiter, limits: Config['identity']['rateLimits']): Resolvers {
+  // Counted per resolver call, so every aliased attempt in one document counts.
+  const limitAttempt = async (action: 'login' | 'register', ip: string, email: string) => {
+    await hit(`${action}:ip`, ip, action === 'login' ? limits.loginPerIp : limits.registerPerIp);
+    await hit(`${action}:account`, createHash('sha256').update(emailKey(email)).digest('hex'), action === 'login' ? limits.loginPerAccount : limits.registerPerAccount);
+  };
   return {
     Query: {
       me: (_parent, _args, { caller, tokenError }) => {
@@ -11,19 +19,24 @@ export function createUserResolvers(users: UserService): Resolvers {
       },
       user: (_parent, { id }, context) => {
         requireSelfOrStaff(context, id);
+        requireUuid('id', id);
         return users.findById(id);
       },
     },
     Mutation: {
-      register: (_parent, { input }, context) => {
+      register: async (_parent, { input }, context) => {
         // Anyone may register as a PATIENT; only an ADMIN may create staff or another ADMIN.
         if ((input.role ?? 'PATIENT') !== 'PATIENT') {
           if (context.tokenError) throw clientError(ErrorCode.Unauthenticated, context.tokenError);
           if (context.caller?.role !== 'ADMIN') throw forbidden('Only an ADMIN may register DOCTOR, NURSE or ADMIN users.');
         }
+        await limitAttempt('register', context.ip, input.email);
         return users.register(input);
       },
-      login: (_parent, { email, password }) => users.login(email, password),
+      login: async (_parent, { email, password }, context) => {
+        await limitAttempt('login', context.ip, email);
+        return users.login(email, password);
+      },
     },
     User: {
       // The same rule as `user(id)`: it must hold when the subgraph is called directly, too.

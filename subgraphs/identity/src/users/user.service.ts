@@ -1,6 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, clientError, createUserRegisteredEvent, serializeEvent, signToken } from '@phos/shared';
+import { ErrorCode, clientError, isUuid, createUserRegisteredEvent, serializeEvent, signToken } from '@phos/shared';
 import type { Config, EventRole, Logger } from '@phos/shared';
 import type { Database } from '@phos/shared/database';
 import type { RegisterInput, Role } from '../generated/graphql';
@@ -69,11 +69,11 @@ export class UserService {
   }
 
   findById(id: string): Promise<User | null> {
-    return this.orm.em.fork().findOne(User, { id });
+    return isUuid(id) ? this.orm.em.fork().findOne(User, { id }) : Promise.resolve(null);
   }
 
   async findByIds(ids: string[]): Promise<Map<string, User>> {
-    const users = await this.orm.em.fork().find(User, { id: { $in: ids } });
+    const users = await this.orm.em.fork().find(User, { id: { $in: ids.filter(isUuid) } });
     return new Map(users.map((user) => [user.id, user]));
   }
 

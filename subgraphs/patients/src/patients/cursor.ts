@@ -1,4 +1,4 @@
-import { badUserInput } from '@phos/shared';
+import { badUserInput, isUuid } from '@phos/shared';
 
 /** A position in the newest-first order: creation time, then id to break ties. Opaque to clients. */
 export interface Cursor {
@@ -14,7 +14,7 @@ export function decodeCursor(raw: string): Cursor {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as unknown[];
     const date = new Date(createdAt as string);
-    if (typeof createdAt === 'string' && typeof id === 'string' && !Number.isNaN(date.getTime())) return { createdAt: date, id };
+    if (typeof createdAt === 'string' && typeof id === 'string' && isUuid(id) && !Number.isNaN(date.getTime())) return { createdAt: date, id };
   } catch {
     // falls through to the error below
   }

@@ -1,4 +1,4 @@
-import { createBatchLoader, endAtExpiry, forbidden, isStaff, requireCaller, requireSelfOrStaff, requireStaff } from '@phos/shared';
+import { createBatchLoader, endAtExpiry, requireUuid, forbidden, isStaff, requireCaller, requireSelfOrStaff, requireStaff } from '@phos/shared';
 import type { Context } from '../context';
 import type { PubSubEngine } from 'graphql-subscriptions';
 import type { Resolvers } from '../generated/graphql';
@@ -27,7 +27,10 @@ export function createPatientResolvers(patients: PatientService, pubsub: PubSubE
   };
   return {
     Query: {
-      patient: (_parent, { id }, context) => readPatient(context, id),
+      patient: (_parent, { id }, context) => {
+        requireCaller(context);
+        return readPatient(context, requireUuid('id', id));
+      },
       patients: async (_parent, { first, after }, context) => {
         const caller = requireStaff(context);
         const page = await patients.page(first ?? 20, after);

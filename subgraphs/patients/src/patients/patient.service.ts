@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { FilterQuery } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
-import { badUserInput } from '@phos/shared';
+import { badUserInput, isUuid } from '@phos/shared';
 import type { Caller, UserRegisteredEvent } from '@phos/shared';
 import { pingDatabase } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
@@ -72,16 +72,16 @@ export class PatientService {
   }
 
   findById(id: string): Promise<Patient | null> {
-    return this.orm.em.fork().findOne(Patient, { id });
+    return isUuid(id) ? this.orm.em.fork().findOne(Patient, { id }) : Promise.resolve(null);
   }
 
   async findByIds(ids: string[]): Promise<Map<string, Patient>> {
-    const patients = await this.orm.em.fork().find(Patient, { id: { $in: ids } });
+    const patients = await this.orm.em.fork().find(Patient, { id: { $in: ids.filter(isUuid) } });
     return new Map(patients.map((patient) => [patient.id, patient]));
   }
 
   async findByUserIds(userIds: string[]): Promise<Map<string, Patient>> {
-    const patients = await this.orm.em.fork().find(Patient, { userId: { $in: userIds } });
+    const patients = await this.orm.em.fork().find(Patient, { userId: { $in: userIds.filter(isUuid) } });
     return new Map(patients.map((patient) => [patient.userId, patient]));
   }
 
