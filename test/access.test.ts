@@ -6,7 +6,8 @@ import { SignJWT } from 'jose';
 import { REGISTER, codes, collect, gql, registration, wsClient } from './support/graphql';
 import { queryPostgres } from './support/databases';
 import { eventually } from './support/redis';
-import { TEST_JWT_SECRET, startSystem } from './support/system';
+import { signTestToken, startSystem } from './support/system';
+import { generateKeyPairSync } from 'node:crypto';
 import type { TestSystem } from './support/system';
 import WebSocket from 'ws';
 
@@ -102,31 +103,62 @@ describe('straight at the subgraphs (the rules hold without the gateway)', () =>
 });
 
 describe('tokens', () => {
-  const sign = (claims: Record<string, unknown>, secret = TEST_JWT_SECRET, header: Record<string, unknown> = { alg: 'HS256' }) =>
-    new SignJWT(claims)
-      .setProtectedHeader(header as never)
-      .setIssuer(system.config.auth.issuer)
-      .setAudience(system.config.auth.audience)
-      .setIssuedAt()
-      .setExpirationTime('5m')
-      .sign(new TextEncoder().encode(secret));
+  const forge = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => signTestToken({ sub: ids.alice, role: 'ADMIN', ...claims }, system.config, header);
   const unsigned = (claims: Record<string, unknown>) =>
     `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
 
+  it('are EdDSA tokens whose public keys identity publishes at /.well-known/jwks.json', async () => {
+    const jwks = (await (await fetch(system.identityUrl.replace(/\/graphql$/, '/.well-known/jwks.json'))).json()) as { keys: Record<string, string>[] };
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', use: 'sig', kid: expect.any(String) });
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    const [header, payload] = tokens.alice!.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+    expect(header).toMatchObject({ alg: 'EdDSA', kid: jwks.keys[0].kid });
+    expect(payload).toMatchObject({ sub: ids.alice, role: 'PATIENT', iss: 'phos-identity', aud: 'phos' });
+    expect(payload.exp - payload.iat).toBe(900);
+  });
+
   it.each([
     ['alg none claiming ADMIN', async () => unsigned({ sub: ids.alice, role: 'ADMIN', iss: 'phos-identity', aud: 'phos', exp: 9_999_999_999, iat: 1 })],
-    ['signed with another secret claiming ADMIN', async () => sign({ sub: ids.alice, role: 'ADMIN' }, 'another-secret-that-is-long-enough-0123456789')],
-    ['another issuer', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('evil').setAudience('phos').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(TEST_JWT_SECRET))],
-    ['another audience', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('phos-identity').setAudience('evil').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(TEST_JWT_SECRET))],
-    ['no expiry', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('phos-identity').setAudience('phos').setIssuedAt().sign(new TextEncoder().encode(TEST_JWT_SECRET))],
-    ['expired', async () => new SignJWT({ role: 'ADMIN' }).setProtectedHeader({ alg: 'HS256' }).setSubject(ids.alice).setIssuer('phos-identity').setAudience('phos').setIssuedAt(1).setExpirationTime(60).sign(new TextEncoder().encode(TEST_JWT_SECRET))],
+    ['HS256 signed with the public key', async () => {
+      const jwks = (await (await fetch(system.identityUrl.replace(/\/graphql$/, '/.well-known/jwks.json'))).json()) as { keys: Record<string, string>[] };
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ role: 'ADMIN', iss: 'phos-identity', aud: 'phos', iat: now, exp: now + 300, sub: ids.alice })
+        .setProtectedHeader({ alg: 'HS256' })
+        .sign(new TextEncoder().encode(JSON.stringify(jwks.keys[0])));
+    }],
+    ['signed with another Ed25519 key', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ role: 'ADMIN', iss: 'phos-identity', aud: 'phos', iat: now, exp: now + 300, sub: ids.alice })
+        .setProtectedHeader({ alg: 'EdDSA' })
+        .sign(generateKeyPairSync('ed25519').privateKey);
+    }],
+    ['of another issuer', () => forge({ iss: 'evil' })],
+    ['for another audience', () => forge({ aud: 'evil' })],
+    ['without expiry', () => forge({ exp: undefined })],
+    ['without a subject', () => forge({ sub: undefined })],
+    ['expired', () => forge({ iat: 1, exp: 61 })],
+    ['expired a minute ago', () => forge({ exp: Math.floor(Date.now() / 1000) - 60 })],
+    ['with an unknown kid', () => forge({}, { kid: 'not-a-key' })],
+    ['tampered (role changed after signing)', async () => {
+      const [header, payload, signature] = tokens.alice!.split('.');
+      const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+      return `${header}.${Buffer.from(JSON.stringify({ ...claims, role: 'ADMIN' })).toString('base64url')}.${signature}`;
+    }],
     ['not a JWT', async () => 'garbage'],
-  ])('refuses a token that is %s', async (_name, make) => {
+  ])('refuses a token %s', async (_name, make) => {
     const token = await make();
     const response = await gql(system.gatewayUrl, '{ patients { totalCount } }', {}, token);
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
     const escalate = await gql(system.gatewayUrl, REGISTER, { input: registration({ role: 'ADMIN' }) }, token);
     expect(codes(escalate)).toEqual(['UNAUTHENTICATED']);
+    const direct = await gql(system.patientsUrl, '{ patients { totalCount } }', {}, token);
+    expect(codes(direct)).toEqual(['UNAUTHENTICATED']);
+  });
+
+  it('accepts a well-formed token signed with the key (the forgeries above fail for their flaw alone)', async () => {
+    const response = await gql(system.gatewayUrl, '{ patients(first: 1) { totalCount } }', {}, await forge({}));
+    expect(response.errors).toBeUndefined();
   });
 });
 
@@ -176,14 +208,7 @@ describe('on the WebSocket', () => {
   });
 
   it('ends a subscription with UNAUTHENTICATED when its token expires', async () => {
-    const soon = await new SignJWT({ role: 'DOCTOR' })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(ids.alice)
-      .setIssuer(system.config.auth.issuer)
-      .setAudience(system.config.auth.audience)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + 2)
-      .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+    const soon = await signTestToken({ sub: ids.alice, role: 'DOCTOR', exp: Math.floor(Date.now() / 1000) + 2 }, system.config);
     for (const url of [system.gatewayUrl, system.patientsUrl]) {
       const client = wsClient(url, { authorization: `Bearer ${soon}` });
       try {

@@ -12,7 +12,7 @@ import { REGISTER, collect, gql, registration, wsClient } from './support/graphq
 import { childService, ownRedis, ROOT } from './support/processes';
 import type { ChildService, OwnRedis } from './support/processes';
 import { eventually, waitForSubscribers } from './support/redis';
-import { TEST_ADMIN, TEST_JWT_SECRET, UNLIMITED, staffTokens } from './support/system';
+import { TEST_ADMIN, TEST_PRIVATE_KEY, UNLIMITED, staffTokens } from './support/system';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -33,7 +33,7 @@ async function fixture(options: { appendonly?: boolean } = {}): Promise<Fixture>
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     REDIS_URL: redis.url,
-    JWT_SECRET: TEST_JWT_SECRET,
+    JWT_PRIVATE_KEY: TEST_PRIVATE_KEY,
     IDENTITY_DATABASE_URL: databases.identity,
     PATIENTS_DATABASE_URL: databases.patients,
     EVENTS_CLAIM_IDLE_MS: '1000',
@@ -44,7 +44,7 @@ async function fixture(options: { appendonly?: boolean } = {}): Promise<Fixture>
     ...UNLIMITED,
   };
   const identity = await childService('subgraphs/identity', 'IDENTITY_PORT', env);
-  const patients = await childService('subgraphs/patients', 'PATIENTS_PORT', env);
+  const patients = await childService('subgraphs/patients', 'PATIENTS_PORT', { ...env, IDENTITY_JWKS_URL: `http://127.0.0.1:${identity.port}/.well-known/jwks.json` });
   const client = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
   client.on('error', () => undefined);
   return {
@@ -190,7 +190,7 @@ it('4. Redis with AOF SIGKILLed and restarted under load: nothing lost (replayin
 
 it('5. two patients replicas share the group: every event handled once, both replicas\' subscribers see every patient', async () => {
   const f = await setUp();
-  const second = await childService('subgraphs/patients', 'PATIENTS_PORT', f.env);
+  const second = await childService('subgraphs/patients', 'PATIENTS_PORT', { ...f.env, IDENTITY_JWKS_URL: `http://127.0.0.1:${f.identity.port}/.well-known/jwks.json` });
   fixtures.push({ ...f, cleanup: () => second.stop() } as Fixture);
   await Promise.all([f.identity.start(), f.patients.start(), second.start()]);
   const { staffToken } = await staffTokens(f.identity.url);

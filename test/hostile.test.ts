@@ -229,7 +229,7 @@ describe('after all of that', () => {
 describe('production', () => {
   let production: TestSystem;
   beforeAll(async () => {
-    production = await startSystem('sqlite', { NODE_ENV: 'production' });
+    production = await startSystem('sqlite', { NODE_ENV: 'production', WS_ALLOWED_ORIGINS: 'https://staff.example.org' });
   });
   afterAll(async () => {
     await production?.stop();
@@ -242,6 +242,21 @@ describe('production', () => {
     expect(typo.errors![0].message).not.toMatch(/Did you mean/);
     const page = await fetch(production.gatewayUrl.replace(/\/graphql$/, '/'), { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toMatch(/<html/i);
+  });
+
+  it('opens WebSockets only from allowed origins', async () => {
+    const open = (origin: string) =>
+      new Promise<string>((resolve) => {
+        const socket = new WebSocket(production.gatewayUrl.replace(/^http/, 'ws'), 'graphql-transport-ws', { headers: { origin } });
+        socket.on('open', () => {
+          socket.close();
+          resolve('open');
+        });
+        socket.on('unexpected-response', (_request, response) => resolve(String(response.statusCode)));
+        socket.on('error', () => undefined);
+      });
+    expect(await open('https://evil.example.org')).toBe('403');
+    expect(await open('https://staff.example.org')).toBe('open');
   });
 
   it('masks unexpected errors: no stack, no internals', async () => {

@@ -89,6 +89,7 @@ describe('process lifecycle', () => {
     ['PATIENTS_DATABASE_URL', 'mysql://somewhere/db', 'subgraphs/patients'],
     ['REDIS_URL', 'http://127.0.0.1:6379', 'gateway'],
     ['NODE_ENV', 'staging', 'gateway'],
+    ['JWT_PRIVATE_KEY', 'not-a-key', 'subgraphs/identity'],
   ])('exits 1 with one line naming %s when it is %s', async (name, value, dir) => {
     const service = runBuilt(dir, { [name]: value, LOG_LEVEL: 'silent' });
     const { code } = await service.exited;
@@ -96,6 +97,15 @@ describe('process lifecycle', () => {
     const lines = service.output().trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(name);
+  });
+
+  it('identity refuses to start in production without JWT_PRIVATE_KEY, saying which variable to set', async () => {
+    const service = runBuilt('subgraphs/identity', { NODE_ENV: 'production', JWT_PRIVATE_KEY: '', IDENTITY_PORT: '0', LOG_LEVEL: 'silent', DATA_DIR: mkdtempSync(join(tmpdir(), 'phos-prod-')) });
+    const { code } = await service.exited;
+    expect(code).toBe(1);
+    const lines = service.output().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/JWT_PRIVATE_KEY must be set in production/);
   });
 
   it.each(['subgraphs/identity', 'subgraphs/patients', 'gateway'])('%s stops gracefully on SIGTERM with exit code 0', async (dir) => {

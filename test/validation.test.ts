@@ -1,9 +1,8 @@
 /**
  * Every input rule and error code of the contract, through the gateway, against PostgreSQL.
  */
-import { signToken } from '@phos/shared';
 import { REGISTER, codes, gql, registration } from './support/graphql';
-import { startSystem } from './support/system';
+import { signTestToken, startSystem } from './support/system';
 import type { TestSystem } from './support/system';
 
 const LOGIN = `mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { token user { id } } }`;
@@ -122,7 +121,7 @@ describe('tokens and me', () => {
   });
 
   it('answers UNAUTHENTICATED to me with an expired token', async () => {
-    const token = await signToken({ userId: '00000000-0000-4000-8000-000000000000', role: 'PATIENT' }, { ...system.config.auth, tokenTtlSeconds: -60 });
+    const token = await signTestToken({ sub: '00000000-0000-4000-8000-000000000000', role: 'PATIENT', iat: 1, exp: 61 }, system.config);
     const response = await gql(system.gatewayUrl, `{ me { id } }`, {}, token);
     expect(codes(response)).toEqual(['UNAUTHENTICATED']);
   });

@@ -1,5 +1,5 @@
 import { ApolloGateway } from '@apollo/gateway';
-import { callerFromAuthorization, createLogger } from '@phos/shared';
+import { callerFromAuthorization, createLogger, createTokenVerifier } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
@@ -28,6 +28,8 @@ export interface GatewayService extends RunningService {
  */
 export async function start(config: Config, logger: Logger = createLogger('gateway', config.logLevel), options: GatewayOptions = {}): Promise<GatewayService> {
   const urls = { ...config.gateway.subgraphUrls, ...options.subgraphUrls };
+  // Tokens are identity's: verified with its public keys, fetched from its JWKS and cached.
+  const verifier = createTokenVerifier(config.auth, new URL(config.auth.jwksUrl));
   const apolloLogger = {
     debug: (message: string) => logger.debug(message),
     info: (message: string) => logger.info(message),
@@ -52,7 +54,7 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     dataSourceFor,
     subgraphUrls: urls,
     upstreamTimeoutMs: config.gateway.subscriptionUpstreamTimeoutMs,
-    authenticate: (authorization) => callerFromAuthorization(authorization, config.auth),
+    authenticate: (authorization) => callerFromAuthorization(authorization, verifier),
     allowedOrigins: config.gateway.allowedOrigins,
     isProduction: config.isProduction,
     logger,

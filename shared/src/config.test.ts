@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig, parseDatabaseUrl, projectRoot } from './config';
 import { join } from 'node:path';
 
-const base = { JWT_SECRET: 'x'.repeat(32) };
+const base = {};
 
 describe('loadConfig', () => {
   it('has the contract defaults', () => {
@@ -27,8 +27,7 @@ describe('loadConfig', () => {
     [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL/],
     [{ NODE_ENV: 'prod' }, /NODE_ENV/],
     [{ BOOTSTRAP_ADMIN_EMAIL: 'admin@example.org' }, /BOOTSTRAP_ADMIN_PASSWORD/],
-    [{ JWT_SECRET: 'short' }, /JWT_SECRET/],
-    [{ NODE_ENV: 'production', JWT_SECRET: '' }, /JWT_SECRET must be set in production/],
+    [{ IDENTITY_JWKS_URL: 'ftp://identity/keys' }, /IDENTITY_JWKS_URL/],
     [{ TOKEN_TTL_SECONDS: '0' }, /TOKEN_TTL_SECONDS/],
     [{ IDENTITY_DATABASE_URL: 'mysql://db/identity' }, /IDENTITY_DATABASE_URL/],
   ])('refuses %j with a one-line message naming the variable', (env, pattern) => {
@@ -39,6 +38,20 @@ describe('loadConfig', () => {
       expect((error as Error).message).toMatch(pattern);
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+});
+
+describe('token keys', () => {
+  it('finds identity\'s JWKS from IDENTITY_URL, IDENTITY_PORT or IDENTITY_JWKS_URL', () => {
+    expect(loadConfig(base).auth.jwksUrl).toBe('http://127.0.0.1:4001/.well-known/jwks.json');
+    expect(loadConfig({ IDENTITY_PORT: '5001' }).auth.jwksUrl).toBe('http://127.0.0.1:5001/.well-known/jwks.json');
+    expect(loadConfig({ IDENTITY_URL: 'http://identity:4001/graphql' }).auth.jwksUrl).toBe('http://identity:4001/.well-known/jwks.json');
+    expect(loadConfig({ IDENTITY_JWKS_URL: 'https://keys.example.org/jwks.json' }).auth.jwksUrl).toBe('https://keys.example.org/jwks.json');
+  });
+
+  it('generates no key in production; takes JWT_PRIVATE_KEY with escaped line breaks', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).auth.privateKeyPem).toBeUndefined();
+    expect(loadConfig({ JWT_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\\nabc\\n-----END PRIVATE KEY-----' }).auth.privateKeyPem).toBe('-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----');
   });
 });
 

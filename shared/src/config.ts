@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 
@@ -79,10 +79,15 @@ export interface Config {
   };
   readonly auth: {
     /**
-     * `JWT_SECRET`, at least 32 characters. Required in production; in development a random secret is
-     * generated once into `.data/jwt-secret` and shared by every service of this checkout.
+     * `JWT_PRIVATE_KEY`: identity's Ed25519 signing key, PKCS#8 PEM (`\n` may stand for line breaks).
+     * Required by identity in production; in development one is generated once into `.data/jwt-ed25519.pem`.
      */
-    readonly jwtSecret: string;
+    readonly privateKeyPem?: string;
+    /**
+     * `IDENTITY_JWKS_URL`: where patients and the gateway fetch identity's public keys. Default: the
+     * `/.well-known/jwks.json` of `IDENTITY_URL`'s origin, else `http://127.0.0.1:<IDENTITY_PORT>`.
+     */
+    readonly jwksUrl: string;
     /** `JWT_ISSUER`, default `phos-identity`. */
     readonly issuer: string;
     /** `JWT_AUDIENCE`, default `phos`. */
@@ -160,16 +165,17 @@ function faultKillBeforePublish(env: NodeJS.ProcessEnv, isProduction: boolean): 
   return true;
 }
 
-function developmentSecret(dataDir: string): string {
-  const file = join(dataDir, 'jwt-secret');
+function developmentKey(dataDir: string): string {
+  const file = join(dataDir, 'jwt-ed25519.pem');
   mkdirSync(dataDir, { recursive: true });
   try {
+    const { privateKey } = generateKeyPairSync('ed25519');
     // `wx` fails when another service of this checkout wrote it first; then read theirs.
-    writeFileSync(file, randomBytes(48).toString('base64url'), { flag: 'wx', mode: 0o600 });
+    writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  return readFileSync(file, 'utf8').trim();
+  return readFileSync(file, 'utf8');
 }
 
 /**
@@ -190,12 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD must be set together, or neither');
   }
 
-  let jwtSecret = env.JWT_SECRET || undefined;
-  if (jwtSecret === undefined) {
-    if (isProduction) throw new ConfigError('JWT_SECRET must be set in production (at least 32 random characters)');
-    jwtSecret = developmentSecret(dataDir);
-  }
-  if (jwtSecret.length < 32) throw new ConfigError('JWT_SECRET must be at least 32 characters long');
+  const privateKeyPem = env.JWT_PRIVATE_KEY ? env.JWT_PRIVATE_KEY.replace(/\\n/g, '\n') : isProduction ? undefined : developmentKey(dataDir);
 
   const subgraphUrls: Record<string, string> = {};
   const identityUrl = url(env, 'IDENTITY_URL', ['http:', 'https:']);
@@ -237,7 +238,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: positiveInt(env, 'EVENTS_RETRY_BASE_MS', 100),
     },
     auth: {
-      jwtSecret,
+      privateKeyPem,
+      jwksUrl: url(env, 'IDENTITY_JWKS_URL', ['http:', 'https:']) ?? `${identityUrl ? new URL(identityUrl).origin : `http://127.0.0.1:${port(env, 'IDENTITY_PORT', 4001)}`}/.well-known/jwks.json`,
       issuer: env.JWT_ISSUER || 'phos-identity',
       audience: env.JWT_AUDIENCE || 'phos',
       tokenTtlSeconds: positiveInt(env, 'TOKEN_TTL_SECONDS', 900),

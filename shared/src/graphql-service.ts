@@ -6,7 +6,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { GraphQLSchema } from 'graphql';
 import type { Server } from 'node:http';
 import { createFormatError } from './graphql';
@@ -29,6 +29,8 @@ export interface GraphQLServiceOptions<TContext extends BaseContext> {
   context: (req: Request) => Promise<TContext>;
   /** The dependencies `/readyz` checks. */
   checks: HealthChecks;
+  /** Extra GET routes (identity's `/.well-known/jwks.json`). */
+  routes?: Record<string, (req: Request, res: Response) => void>;
   /** Extra figures `/readyz` shows without deciding on them (consumer lag, outbox backlog). */
   details?: () => Promise<Record<string, unknown>>;
   logger: Logger;
@@ -96,6 +98,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
 
   app.get('/healthz', healthzHandler);
   app.get('/readyz', readyzHandler(options.checks, options.details));
+  for (const [path, handler] of Object.entries(options.routes ?? {})) app.get(path, handler);
   // Exact paths only: `/` as an alias must not swallow every other path.
   app.all(
     ['/graphql', ...(options.aliases ?? [])],

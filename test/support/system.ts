@@ -1,6 +1,8 @@
 import { start as startGateway } from '@phos/gateway';
 import { start as startIdentity } from '@phos/identity';
 import { start as startPatients } from '@phos/patients';
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { createLogger, loadConfig } from '@phos/shared';
 import type { Config, Logger } from '@phos/shared';
 import { createDatabases } from './databases';
@@ -8,7 +10,16 @@ import { REGISTER, gql, registration } from './graphql';
 import type { DatabaseKind, TestDatabases } from './databases';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const TEST_JWT_SECRET = 'test-secret-that-is-long-enough-for-hs256-0123456789';
+/** The suites' token signing key (Ed25519): identity signs with it, tests forge tokens with it. */
+export const TEST_PRIVATE_KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+
+/** A token signed with the suites' key: `claims` over valid ones, `header` over `{ alg: 'EdDSA' }`. */
+export async function signTestToken(claims: Record<string, unknown>, config: Config, header: Record<string, unknown> = {}): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ iss: config.auth.issuer, aud: config.auth.audience, iat: now, exp: now + 300, ...claims })
+    .setProtectedHeader({ alg: 'EdDSA', ...header } as never)
+    .sign(createPrivateKey(TEST_PRIVATE_KEY));
+}
 /** The ADMIN every test system bootstraps (BOOTSTRAP_ADMIN_EMAIL / BOOTSTRAP_ADMIN_PASSWORD). */
 export const TEST_ADMIN = { email: 'admin@phos.test', password: 'admin password for tests' };
 
@@ -26,7 +37,7 @@ export function testConfig(env: NodeJS.ProcessEnv = {}): Config {
     NODE_ENV: 'test',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     REDIS_URL,
-    JWT_SECRET: TEST_JWT_SECRET,
+    JWT_PRIVATE_KEY: TEST_PRIVATE_KEY,
     GATEWAY_PORT: '0',
     IDENTITY_PORT: '0',
     PATIENTS_PORT: '0',
@@ -71,11 +82,14 @@ export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {
   try {
     const identity = await startIdentity(config, testLogger('identity', config));
     stops.push(() => identity.stop());
-    let patients = await startPatients(config, testLogger('patients', config));
+    // patients and the gateway verify tokens with the keys identity publishes.
+    const jwks = { IDENTITY_JWKS_URL: identity.url.replace(/\/graphql$/, '/.well-known/jwks.json') };
+    const verifying = testConfig({ IDENTITY_DATABASE_URL: databases.identity, PATIENTS_DATABASE_URL: databases.patients, ...env, ...jwks });
+    let patients = await startPatients(verifying, testLogger('patients', config));
     let patientsPort = patients.port;
     const patientsStop = async () => patients.stop();
     stops.push(patientsStop);
-    const gateway = await startGateway(config, testLogger('gateway', config), {
+    const gateway = await startGateway(verifying, testLogger('gateway', config), {
       subgraphUrls: { identity: identity.url, patients: patients.url },
     });
     stops.push(() => gateway.stop());
@@ -100,6 +114,7 @@ export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {
           IDENTITY_DATABASE_URL: databases.identity,
           PATIENTS_DATABASE_URL: databases.patients,
           ...env,
+          ...jwks,
           PATIENTS_PORT: String(patientsPort),
         });
         patients = await startPatients(restartConfig, testLogger('patients', restartConfig));

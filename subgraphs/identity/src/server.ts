@@ -2,7 +2,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'graphql';
-import { DateTimeScalar, USER_REGISTERED, callerFromAuthorization, createRateLimiter, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
+import { DateTimeScalar, StartupError, USER_REGISTERED, callerFromAuthorization, createRateLimiter, createTokenSigner, createTokenVerifier, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
 import type { Config, Logger, RunningService, UserRegisteredEvent } from '@phos/shared';
 import { openDatabase, pingDatabase } from '@phos/shared/database';
 import { startGraphQLService } from '@phos/shared/graphql-service';
@@ -37,6 +37,13 @@ export async function start(config: Config, logger: Logger = createLogger('ident
     });
     cleanups.push(() => orm.close());
 
+    if (!config.auth.privateKeyPem) {
+      throw new StartupError('JWT_PRIVATE_KEY must be set in production: an Ed25519 private key in PKCS#8 PEM (`openssl genpkey -algorithm ed25519`).');
+    }
+    const signer = await createTokenSigner(config.auth, config.auth.privateKeyPem).catch((error: Error) => {
+      throw new StartupError(`${error.message}: generate one with \`openssl genpkey -algorithm ed25519\`.`);
+    });
+    const verifier = createTokenVerifier(config.auth, signer.jwks());
     const relay = new OutboxRelay(orm, createRedisEventBus(redis, logger), logger, {
       pollIntervalMs: config.identity.outboxPollIntervalMs,
       onPublished: (event) => {
@@ -46,7 +53,7 @@ export async function start(config: Config, logger: Logger = createLogger('ident
     });
     relay.start();
     cleanups.push(() => relay.stop());
-    const users = new UserService(orm, config.auth, logger, () => {
+    const users = new UserService(orm, signer, logger, () => {
       if (config.identity.faultKillBeforePublish) {
         logger.warn('FAULT_KILL_BEFORE_PUBLISH: killing identity after a commit, before publishing');
         process.kill(process.pid, 'SIGKILL');
@@ -62,7 +69,12 @@ export async function start(config: Config, logger: Logger = createLogger('ident
       port: config.identity.port,
       portEnv: 'IDENTITY_PORT',
       schema: buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]),
-      context: async (req) => ({ ...(await callerFromAuthorization(req.headers.authorization, config.auth)), ip: req.ip ?? 'unknown' }),
+      context: async (req) => ({ ...(await callerFromAuthorization(req.headers.authorization, verifier)), ip: req.ip ?? 'unknown' }),
+      routes: {
+        '/.well-known/jwks.json': (_req, res) => {
+          res.set('cache-control', 'public, max-age=300').json(signer.jwks());
+        },
+      },
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
       details: async () => ({ outbox: { backlog: await relay.backlog() } }),
       logger,

@@ -9,6 +9,7 @@ import {
   QUERY_LIMITS,
   limitRules,
   callerFromAuthorization,
+  createTokenVerifier,
   connectRedis,
   createGraphQLPubSub,
   createLogger,
@@ -58,6 +59,8 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     cleanups.push(() => orm.close());
 
     const patients = new PatientService(orm);
+    // Tokens are identity's: verified with its public keys, fetched from its JWKS and cached.
+    const verifier = createTokenVerifier(config.auth, new URL(config.auth.jwksUrl));
     const pubsub = createGraphQLPubSub(redis);
     const consumer = await consumeUserRegistered({
       events: createRedisEventBus(redis, logger),
@@ -76,7 +79,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
       port: config.patients.port,
       portEnv: 'PATIENTS_PORT',
       schema,
-      context: (req) => callerFromAuthorization(req.headers.authorization, config.auth),
+      context: (req) => callerFromAuthorization(req.headers.authorization, verifier),
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
       details: async () => ({ events: await consumer.stats() }),
       logger,
@@ -92,7 +95,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
             // A token that is sent must be valid: a bad or expired one closes the socket with 4403.
             onConnect: async (ctx) => {
               const header = ctx.connectionParams?.authorization;
-              const result = await callerFromAuthorization(typeof header === 'string' ? header : undefined, config.auth);
+              const result = await callerFromAuthorization(typeof header === 'string' ? header : undefined, verifier);
               if (result.tokenError) return false;
               callers.set(ctx.extra, result);
               return true;

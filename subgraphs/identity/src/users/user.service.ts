@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, clientError, isUuid, createUserRegisteredEvent, serializeEvent, signToken } from '@phos/shared';
-import type { Config, EventRole, Logger } from '@phos/shared';
+import { ErrorCode, clientError, isUuid, createUserRegisteredEvent, serializeEvent } from '@phos/shared';
+import type { EventRole, Logger, TokenSigner } from '@phos/shared';
 import type { Database } from '@phos/shared/database';
 import type { RegisterInput, Role } from '../generated/graphql';
 import { OutboxEvent } from '../outbox/outbox-event.entity';
@@ -20,7 +20,7 @@ export interface AuthResult {
 export class UserService {
   constructor(
     private readonly orm: Database,
-    private readonly auth: Config['auth'],
+    private readonly tokens: TokenSigner,
     private readonly logger: Logger,
     /** Called after a registration and its event are committed (wakes the outbox relay). */
     private readonly onCommitted: () => void = () => undefined,
@@ -102,7 +102,7 @@ export class UserService {
   }
 
   private tokenFor(user: User): Promise<string> {
-    return signToken({ userId: user.id, role: user.role }, this.auth);
+    return this.tokens.sign({ userId: user.id, role: user.role });
   }
 
   private emailTaken() {
