@@ -269,7 +269,7 @@ describe('subscriptions through the gateway (sqlite)', () => {
     expect(entityFetches).toHaveLength(1);
   });
 
-  it('ends the upstream subscription on complete and on disconnect; hundreds of cycles leave nothing behind', async () => {
+  it('ends the upstream subscription on complete and on disconnect; 1,000 cycles leave nothing behind', async () => {
     const redis = redisClient();
     cleanups.push(() => redis.quit());
     await nothingOpen();
@@ -285,7 +285,7 @@ describe('subscriptions through the gateway (sqlite)', () => {
 
     // Three staff members: each authorization gets its own upstream socket.
     const tokens = [system.staffToken, (await staffTokens(system.gatewayUrl)).staffToken, (await staffTokens(system.gatewayUrl)).staffToken];
-    for (let cycle = 0; cycle < 300; cycle += 1) {
+    for (let cycle = 0; cycle < 1000; cycle += 1) {
       const ws = wsClient(system.gatewayUrl, { authorization: `Bearer ${tokens[cycle % 3]}` });
       const subscription = collect(ws, PATIENT_CREATED);
       await eventually(async () => (subscriptionStats().upstreamSubscriptions > 0 ? true : undefined), 5000, 'an upstream subscription');

@@ -110,6 +110,9 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
         if (Date.now() >= nextTrimAt) {
           const trimmed = await trimAcknowledged(commands, stream);
           if (trimmed) logger.debug({ stream, trimmed }, 'Trimmed acknowledged events from the stream');
+          // Lag, pending and dead letters in the log too, whenever there is something to see.
+          const stats = await groupStats(commands, stream, group);
+          if (stats.lag || stats.pending || stats.deadLetters) logger.info({ stream, group, ...stats }, 'Event consumer status');
           nextTrimAt = Date.now() + TRIM_INTERVAL_MS;
         }
         const result = (await reader.xreadgroup('GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', Math.min(BLOCK_MS, claimIdleMs), 'STREAMS', stream, '>')) as
