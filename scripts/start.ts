@@ -37,7 +37,7 @@ function readable(line: string): string {
     const fields = Object.entries(rest)
       .map(([key, value]) => `${key}=${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
       .join(' ');
-    return `${String(level).padEnd(5)} ${String(msg)}${fields ? `  ${fields}` : ''}`;
+    return `${String(level).padEnd(5)} ${String(msg).replace(/\s*\n\s*/g, ' ')}${fields ? `  ${fields}` : ''}`;
   } catch {
     return line;
   }
