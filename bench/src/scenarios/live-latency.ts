@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from '../support/env';
+import { fixedRate, keepAliveAgent, latencyHistogram, now, poster, sleep, summarize } from '../support/load';
+import type { LatencySummary } from '../support/load';
+import { startRaw } from '../support/processes';
+import type { RoundPair } from '../support/report';
+import { REGISTER } from '../support/system';
+import { openSubscribers } from '../support/ws-clients';
+import { figure, generatorNote, pair } from './scenario';
+import type { Scenario } from './scenario';
+
+const RATE = 20;
+const SUBSCRIPTION = 'subscription { patientCreated { id email } }';
+const RAW_STREAM = 'bench:raw:events';
+
+/** Runs one fixed-rate round: `send(email)` at {@link RATE}/s, latency = arrival of that email − intended send time. */
+async function round(durationMs: number, send: (email: string) => void, arrivals: Map<string, (at: number) => void>, tag: string) {
+  const histogram = latencyHistogram();
+  const pending = new Set<string>();
+  const { sent, generatorCpu } = await fixedRate(RATE, durationMs, (i, intendedAt) => {
+    const email = `live-${tag}-${i}-${randomUUID().slice(0, 8)}@example.org`;
+    pending.add(email);
+    arrivals.set(email, (at) => {
+      histogram.recordValue(Math.max(1, Math.round((at - intendedAt) * 1000)));
+      pending.delete(email);
+      arrivals.delete(email);
+    });
+    send(email);
+  });
+  const deadline = now() + 10_000;
+  while (pending.size > 0 && now() < deadline) await sleep(20);
+  for (const email of pending) arrivals.delete(email);
+  return { summary: summarize(histogram), sent, lost: pending.size, generatorCpu };
+}
+
+export const liveLatency: Scenario = {
+  id: 'live-latency',
+  title: 'live latency',
+  system: `\`register\` through the gateway at a steady ${RATE}/s → \`patientCreated\` (\`{ id email }\`) at one graphql-ws subscriber of the gateway`,
+  baseline: `a raw pipeline written in the bench, at ${RATE}/s: XADD → XREADGROUP → INSERT (pg) → PUBLISH → \`ws\` send, in a process of its own`,
+  async run(context) {
+    const durationMs = context.quick ? 4000 : 15_000;
+    const roundCount = context.quick ? 2 : 4;
+    const rawPort = await freePort();
+    const raw = await startRaw(
+      'raw-pipeline',
+      'raw-server.js',
+      { RAW_PORT: String(rawPort), RAW_REDIS_URL: context.redis.url, RAW_PG_URL: context.databases.patients, RAW_STREAM },
+      join(context.tmp, 'raw-pipeline.log'),
+    );
+    const redis = new Redis(context.redis.url);
+    const agent = keepAliveAgent(16);
+    const arrivals = new Map<string, (at: number) => void>();
+    const onNext = (_index: number, frame: string, at: number) => {
+      const email = /"email":"([^"]+)"/.exec(frame)?.[1];
+      if (email) arrivals.get(email)?.(at);
+    };
+    let registerErrors = 0;
+    let firstError: string | undefined;
+    const viaGateway = (email: string) => {
+      const input = { email, password: 'correct horse battery', firstName: 'Live', lastName: 'Latency' };
+      void poster(context.gateway.url, { query: REGISTER, variables: { input } }, {}, agent)().then((result) => {
+        if (!result.ok) {
+          registerErrors += 1;
+          firstError ??= result.body;
+        }
+      });
+    };
+    const viaRaw = (email: string) => {
+      const body = JSON.stringify({ id: randomUUID(), data: { userId: randomUUID(), email, firstName: 'Live', lastName: 'Latency' } });
+      void redis.xadd(RAW_STREAM, '*', 'id', randomUUID(), 'type', 'UserRegistered', 'body', body);
+    };
+    const gatewaySubscriber = await openSubscribers({ url: context.gateway.url, count: 1, query: SUBSCRIPTION, authorization: context.authorization, onNext });
+    const rawSubscriber = await openSubscribers({ url: `http://127.0.0.1:${rawPort}/`, count: 1, query: SUBSCRIPTION, onNext });
+    try {
+      // Warm-up: also makes sure both subscriptions are live end to end before anything is measured.
+      const warmGateway = await round(2000, viaGateway, arrivals, 'warm-gw');
+      const warmRaw = await round(2000, viaRaw, arrivals, 'warm-raw');
+      if (warmGateway.summary.count === 0) throw new Error(`no patientCreated arrived through the gateway during the warm-up (${registerErrors} register errors; first: ${firstError})`);
+      if (warmRaw.summary.count === 0) throw new Error('the raw pipeline delivered nothing during the warm-up (see raw-pipeline.log)');
+      const p99: RoundPair[] = [];
+      const p50: RoundPair[] = [];
+      const runs: { system: Awaited<ReturnType<typeof round>>; baseline: Awaited<ReturnType<typeof round>> }[] = [];
+      for (let i = 0; i < roundCount; i++) {
+        const system = await round(durationMs, viaGateway, arrivals, `gw${i}`);
+        const baseline = await round(durationMs, viaRaw, arrivals, `raw${i}`);
+        runs.push({ system, baseline });
+        p99.push(pair(system.summary.p99Ms, baseline.summary.p99Ms));
+        p50.push(pair(system.summary.p50Ms, baseline.summary.p50Ms));
+      }
+      const generatorCpuMax = Math.max(...runs.flatMap((run) => [run.system.generatorCpu, run.baseline.generatorCpu]));
+      const lost = runs.reduce((sum, run) => sum + run.system.lost + run.baseline.lost, 0);
+      const notes = [
+        `${RATE}/s for ${durationMs / 1000} s per round, ${roundCount} rounds; latency from each send's intended time (fixed-rate schedule) to the arrival of its patient`,
+        'the system path includes the argon2id hash, the user + outbox transaction, the relay, the consumer and the gateway; the raw path has no hash',
+        ...generatorNote(generatorCpuMax),
+      ];
+      if (lost) notes.push(`${lost} sends never arrived within 10 s (not in the histograms)`);
+      if (registerErrors) notes.push(`${registerErrors} failed registrations; first: ${firstError}`);
+      const summaries = (pick: (run: (typeof runs)[number]) => LatencySummary) => runs.map(pick);
+      return {
+        figures: [figure('p99 latency', 'ms', p99, { text: '≤ 3', met: (ratio) => ratio <= 3 }), figure('p50 latency', 'ms', p50)],
+        generatorCpuMax,
+        notes,
+        details: { system: summaries((run) => run.system.summary), baseline: summaries((run) => run.baseline.summary) },
+      };
+    } finally {
+      await gatewaySubscriber.close();
+      await rawSubscriber.close();
+      agent.destroy();
+      redis.disconnect();
+      await raw.stop();
+    }
+  },
+};
