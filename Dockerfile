@@ -22,7 +22,8 @@ COPY gateway/package.json gateway/
 COPY test/package.json test/
 RUN npm ci --no-audit --no-fund
 
-# Sources, then `tsc -b`, which writes <workspace>/dist for every project the root tsconfig references.
+# Sources, then `tsc -b`, which writes <workspace>/dist for every project the root tsconfig references,
+# and the gateway's live page (esbuild, a dev dependency, still installed here) into gateway/live/dist.
 COPY tsconfig.json tsconfig.base.json ./
 COPY shared shared
 COPY subgraphs subgraphs
@@ -30,6 +31,7 @@ COPY gateway gateway
 COPY scripts scripts
 COPY schema schema
 RUN npx tsc -b \
+ && node gateway/live/build.mjs \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: production dependencies, compiled output and the SDL; runs as the `node` user --------

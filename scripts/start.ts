@@ -99,6 +99,8 @@ async function main(): Promise<void> {
   process.stdout.write(
     `\nPhos is ready.\n  GraphQL (HTTP and WebSocket): ${base}/graphql\n` +
       (config.isProduction ? '' : `  Apollo Sandbox:               ${base}/\n`) +
+      `  Live page (staff):            ${base}/live\n` +
+      `  Metrics (Prometheus):         ${services.map((service) => `http://localhost:${service.port}/metrics`).join('  ')}\n` +
       `  Stop with Ctrl-C.\n\n`,
   );
 }

@@ -151,7 +151,8 @@ it('appends the contract body to the stream and announces it on the channel when
         firstName: input.firstName,
         lastName: input.lastName,
         registeredAt: response.data.register.user.registeredAt,
-        metadata: {},
+        // The W3C trace context of the registration request, continued by the consumers.
+        metadata: { traceparent: expect.stringMatching(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/) },
       },
     });
     const entries = await redis.xrevrange(USER_REGISTERED_CHANNEL, '+', '-', 'COUNT', 1);

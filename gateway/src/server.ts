@@ -1,8 +1,9 @@
 import { ApolloGateway } from '@apollo/gateway';
-import { callerFromAuthorization, createLogger, createTokenVerifier } from '@phos/shared';
+import { callerFromAuthorization, createLogger, createServiceMetrics, createTokenVerifier, createTracer } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
+import { liveRoutes } from './live-page';
 import { AuthForwardingDataSource } from './subgraphs';
 import { supergraphFromFile } from './supergraph';
 import { createGatewaySubscriptions } from './subscriptions/gateway-subscriptions';
@@ -59,6 +60,17 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     isProduction: config.isProduction,
     logger,
   });
+  const metrics = createServiceMetrics('gateway');
+  const tracer = createTracer('gateway');
+  metrics.gauge('phos_websocket_connections', 'Client WebSocket (graphql-ws) connections open.', () => subscriptions.stats().clientSockets);
+  metrics.labelledGauge('phos_subscriptions_active', 'Subscriptions running: downstream (clients at the gateway) and upstream (gateway to subgraphs, shared by clients).', ['side'], () => {
+    const stats = subscriptions.stats();
+    return [
+      [{ side: 'downstream' }, stats.clientSubscriptions],
+      [{ side: 'upstream' }, stats.upstreamSubscriptions],
+    ];
+  });
+  metrics.gauge('phos_upstream_websockets', 'WebSockets from the gateway to subgraphs.', () => subscriptions.stats().upstreamSockets);
   let loaded = false;
   gateway.onSchemaLoadOrUpdate(({ coreSupergraphSdl }) => {
     loaded = true;
@@ -70,16 +82,28 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     portEnv: 'GATEWAY_PORT',
     gateway,
     aliases: ['/'],
+    // The live page for staff (static files built from gateway/live).
+    routes: liveRoutes(),
     context: async (req) => ({ authorization: req.headers.authorization, ip: req.ip }),
     checks: {
       supergraph: async () => {
         if (!loaded) throw new Error('the supergraph is not loaded');
       },
     },
+    metrics,
+    tracer,
     logger,
     isProduction: config.isProduction,
     attach: (server, apollo) => subscriptions.attach(server, apollo),
   });
   logger.info({ url: service.url }, 'gateway ready');
-  return { url: service.url, port: service.port, subscriptionStats: subscriptions.stats, stop: () => service.stop() };
+  return {
+    url: service.url,
+    port: service.port,
+    subscriptionStats: subscriptions.stats,
+    async stop() {
+      await service.stop();
+      await tracer.shutdown();
+    },
+  };
 }

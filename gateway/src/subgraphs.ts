@@ -4,8 +4,16 @@ import type { GatewayContext } from './context';
 
 /** A subgraph fetcher that passes the caller's `Authorization` header on, so each subgraph sees the caller. */
 export class AuthForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(config: ConstructorParameters<typeof RemoteGraphQLDataSource<GatewayContext>>[0]) {
+    // Node's own fetch keeps connections alive per subgraph; Apollo's default fetcher costs about a fifth of
+    // the gateway's CPU on the query path (see the README's Performance section).
+    super({ fetcher: fetch as never, ...config });
+  }
+
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     if ('authorization' in context && context.authorization) request.http?.headers.set('authorization', context.authorization);
     if ('ip' in context && context.ip) request.http?.headers.set('x-forwarded-for', context.ip);
+    // The subgraph's work joins the client's trace (W3C Trace Context), as a child of the gateway's span.
+    if ('trace' in context && context.trace) request.http?.headers.set('traceparent', context.trace.traceparent());
   }
 }

@@ -15,6 +15,10 @@ import { healthzHandler, readyzHandler } from './health';
 import type { HealthChecks } from './health';
 import { createHttpServer, listen } from './http';
 import type { Logger } from './logger';
+import { createServiceMetrics } from './metrics';
+import type { ServiceMetrics } from './metrics';
+import { createTracingPlugin } from './tracing/tracing-plugin';
+import type { Tracer } from './tracing/tracer';
 import { StartupError } from './process';
 
 export interface GraphQLServiceOptions<TContext extends BaseContext> {
@@ -45,18 +49,31 @@ export interface GraphQLServiceOptions<TContext extends BaseContext> {
    */
   attach?: (server: Server, apollo: () => ApolloServer<TContext>) => () => Promise<void>;
   plugins?: ApolloServerPlugin<TContext>[];
+  /**
+   * The service's metrics, served at `GET /metrics`; GraphQL request durations and errors are recorded into
+   * them. Default: metrics of their own, labelled with the logger's `service`.
+   */
+  metrics?: ServiceMetrics;
+  /**
+   * Traces requests: each gets a span (child of its `traceparent` header), put on the context as `trace`.
+   * The caller owns the tracer (and shuts it down). Default: no spans, no `trace` on the context.
+   */
+  tracer?: Tracer;
 }
 
 export interface GraphQLService {
   readonly url: string;
   readonly port: number;
   readonly server: Server;
+  /** What `/metrics` serves. */
+  readonly metrics: ServiceMetrics;
   /** Lets in-flight requests finish, closes connections; resources the caller owns are closed by the caller. */
   stop(): Promise<void>;
 }
 
 /** Express + Apollo Server on one HTTP server: `/graphql`, `/healthz`, `/readyz`, CORS, graceful drain. */
 export async function startGraphQLService<TContext extends BaseContext>(options: GraphQLServiceOptions<TContext>): Promise<GraphQLService> {
+  const metrics = options.metrics ?? createServiceMetrics(String(options.logger.bindings().service ?? 'phos'));
   const app = express();
   app.disable('x-powered-by');
   // `req.ip` is the client's: X-Forwarded-For is believed from proxies on loopback and private networks
@@ -91,6 +108,8 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
       ...(options.schema ? [ApolloServerPluginInlineTraceDisabled()] : []),
       options.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       ...(detach ? [{ async serverWillStart() { return { drainServer: detach } } }] : []),
+      metrics.plugin as ApolloServerPlugin<TContext>,
+      ...(options.tracer ? [createTracingPlugin(options.tracer) as ApolloServerPlugin<TContext>] : []),
       ...(options.plugins ?? []),
     ],
   });
@@ -98,6 +117,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
 
   app.get('/healthz', healthzHandler);
   app.get('/readyz', readyzHandler(options.checks, options.details));
+  app.get('/metrics', metrics.handler);
   for (const [path, handler] of Object.entries(options.routes ?? {})) app.get(path, handler);
   // Exact paths only: `/` as an alias must not swallow every other path.
   app.all(
@@ -122,6 +142,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
     url: `http://127.0.0.1:${port}/graphql`,
     port,
     server,
+    metrics,
     stop: () => apollo.stop(),
   };
 }

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { Logger } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 
 export type { Logger };
 
@@ -7,8 +7,8 @@ export type { Logger };
  * Structured JSON logs, one object a line. Log ids (userId, patientId, eventId), never names, emails or
  * passwords: the redact list is a second line of defence, not the first.
  */
-export function createLogger(service: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+export function createLogger(service: string, level: string = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -17,5 +17,7 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
       paths: ['email', 'password', 'firstName', 'lastName', '*.email', '*.password', '*.firstName', '*.lastName', 'authorization', '*.authorization'],
       censor: '[redacted]',
     },
-  });
+  };
+  // `destination` (default stdout) lets tests read the lines.
+  return destination ? pino(options, destination) : pino(options);
 }

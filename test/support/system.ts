@@ -65,6 +65,11 @@ export interface TestSystem {
   /** Stops the patients subgraph (as a crash or deploy would), and starts it again. */
   stopPatients(): Promise<void>;
   startPatients(): Promise<void>;
+  /**
+   * Stops the gateway (its clients' sockets close), runs `whileStopped`, and starts the gateway again on the
+   * same port.
+   */
+  restartGateway(whileStopped?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,7 +77,13 @@ export interface TestSystem {
  * Starts identity, patients and the gateway in this process on free ports, each on a fresh database of
  * `kind`. Whatever started is stopped again if a later step fails.
  */
-export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {}): Promise<TestSystem> {
+export interface StartSystemOptions {
+  /** The logger of each service (default: {@link testLogger}); suites that read log lines pass their own. */
+  logger?: (name: 'identity' | 'patients' | 'gateway', config: Config) => Logger;
+}
+
+export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {}, options: StartSystemOptions = {}): Promise<TestSystem> {
+  const loggerOf = options.logger ?? testLogger;
   const databases = await createDatabases(kind);
   const config = testConfig({ IDENTITY_DATABASE_URL: databases.identity, PATIENTS_DATABASE_URL: databases.patients, ...env });
   const stops: (() => Promise<void>)[] = [() => databases.drop()];
@@ -80,18 +91,18 @@ export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {
     for (const stop of stops.splice(0).reverse()) await stop();
   };
   try {
-    const identity = await startIdentity(config, testLogger('identity', config));
+    const identity = await startIdentity(config, loggerOf('identity', config));
     stops.push(() => identity.stop());
     // patients and the gateway verify tokens with the keys identity publishes.
     const jwks = { IDENTITY_JWKS_URL: identity.url.replace(/\/graphql$/, '/.well-known/jwks.json') };
-    const verifying = testConfig({ IDENTITY_DATABASE_URL: databases.identity, PATIENTS_DATABASE_URL: databases.patients, ...env, ...jwks });
-    let patients = await startPatients(verifying, testLogger('patients', config));
+    const verifyingEnv = () => ({ IDENTITY_DATABASE_URL: databases.identity, PATIENTS_DATABASE_URL: databases.patients, ...env, ...jwks });
+    const verifying = testConfig(verifyingEnv());
+    let patients = await startPatients(verifying, loggerOf('patients', config));
     let patientsPort = patients.port;
     const patientsStop = async () => patients.stop();
     stops.push(patientsStop);
-    const gateway = await startGateway(verifying, testLogger('gateway', config), {
-      subgraphUrls: { identity: identity.url, patients: patients.url },
-    });
+    const subgraphUrls = { identity: identity.url, patients: patients.url };
+    let gateway = await startGateway(verifying, loggerOf('gateway', config), { subgraphUrls });
     stops.push(() => gateway.stop());
     let patientsRunning = true;
     const { adminToken, staffToken } = await staffTokens(gateway.url);
@@ -117,9 +128,18 @@ export async function startSystem(kind: DatabaseKind, env: NodeJS.ProcessEnv = {
           ...jwks,
           PATIENTS_PORT: String(patientsPort),
         });
-        patients = await startPatients(restartConfig, testLogger('patients', restartConfig));
+        patients = await startPatients(restartConfig, loggerOf('patients', restartConfig));
         patientsPort = patients.port;
         patientsRunning = true;
+      },
+      async restartGateway(whileStopped) {
+        await gateway.stop();
+        const restartConfig = testConfig({ ...verifyingEnv(), GATEWAY_PORT: String(gateway.port) });
+        try {
+          await whileStopped?.();
+        } finally {
+          gateway = await startGateway(restartConfig, loggerOf('gateway', restartConfig), { subgraphUrls });
+        }
       },
       async stop() {
         if (!patientsRunning) stops.splice(stops.indexOf(patientsStop), 1);

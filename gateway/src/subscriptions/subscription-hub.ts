@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
+import { parseTraceparent } from '@phos/shared';
 import type { Logger } from '@phos/shared';
 import { createHash } from 'node:crypto';
 import { EventQueue } from './event-queue';
@@ -94,6 +95,11 @@ class SharedSubscription {
     }
     const result = shapeResult(prepared, data, variables, errors);
     for (const client of this.clients) client.push(result);
+    // The subgraph names the trace of the work behind the event (a registration): one line joins it to that trace.
+    const traceId = parseTraceparent((upstream.extensions as { traceparent?: string } | undefined)?.traceparent)?.traceId;
+    if (traceId) {
+      this.options.logger.info({ traceId, subgraph: serviceName, operation: prepared.operationName, clients: this.clients.size }, 'Delivered a subscription event');
+    }
   }
 
   /** The upstream subscription is over: clients get the events still pending, then `error` or `complete`. */

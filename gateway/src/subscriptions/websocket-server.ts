@@ -2,7 +2,7 @@ import { GraphQLError, Kind, getVariableValues } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { ErrorCode, endAtExpiry, requireCaller, requireStaff } from '@phos/shared';
+import { ErrorCode, closeWebSockets, endAtExpiry, requireCaller, requireStaff } from '@phos/shared';
 import type { CallerContext, Logger } from '@phos/shared';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -174,6 +174,7 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
     clientSockets: () => wsServer.clients.size,
     async close() {
       options.server.off('upgrade', onUpgrade);
+      await closeWebSockets(wsServer.clients);
       await handler.dispose();
     },
   };

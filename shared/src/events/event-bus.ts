@@ -68,6 +68,18 @@ export interface ConsumeOptions {
   maxRetryDelayMs?: number;
   /** Entries read at a time. Default 50. */
   batchSize?: number;
+  /** Told of each entry's outcome (for metrics). Its callbacks must not throw. */
+  observer?: ConsumerObserver;
+}
+
+/** Callbacks for the outcomes of a consumer's entries. */
+export interface ConsumerObserver {
+  /** An entry was handled and acknowledged. */
+  onConsumed?(entry: StreamEntry): void;
+  /** An entry failed and will be tried again (a failing handler, or a dependency that is down). */
+  onRetried?(entry: StreamEntry): void;
+  /** An entry was moved to the dead-letter stream. */
+  onDeadLettered?(entry: StreamEntry): void;
 }
 
 /** What an operator wants to know about a consumer group. */

@@ -28,6 +28,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
   const batchSize = options.batchSize ?? 50;
   const deadLetters = deadLetterStreamOf(stream);
+  const observer = options.observer ?? {};
   const commands = redis.publisher;
   const reader: Redis = commands.duplicate({ connectionName: `${consumer}:reader`, lazyConnect: true });
   reader.on('error', () => undefined); // reported by the loop below
@@ -51,6 +52,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
       .xadd(deadLetters, '*', ...(entry.eventId ? ['id', entry.eventId] : []), 'streamId', entry.streamId, 'group', group, 'reason', reason, 'deliveries', String(entry.deliveries), 'failedAt', new Date().toISOString(), 'body', entry.body)
       .xack(stream, group, entry.streamId)
       .exec();
+    observer.onDeadLettered?.(entry);
     logger.warn({ eventId: entry.eventId, streamId: entry.streamId, deliveries: entry.deliveries, reason }, 'Moved an event to the dead-letter stream');
   };
 
@@ -63,16 +65,19 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
       try {
         await handle(entry);
         await commands.xack(stream, group, streamId);
+        observer.onConsumed?.(entry);
         return;
       } catch (error) {
         if (error instanceof PoisonEventError) return deadLetter(entry, error.message);
         if (error instanceof TransientEventError) {
           outage += 1;
+          observer.onRetried?.(entry);
           if (outage === 1) logger.warn({ eventId: entry.eventId, reason: error.message }, 'A dependency is down; retrying the event until it is back');
           await pause(backoffMs(outage, retryBaseMs, maxRetryDelayMs));
           continue;
         }
         if (entry.deliveries >= maxDeliveries) return deadLetter(entry, `failed ${entry.deliveries} deliveries: ${(error as Error).message}`);
+        observer.onRetried?.(entry);
         logger.warn({ eventId: entry.eventId, deliveries: entry.deliveries, err: { message: (error as Error).message } }, 'Event handling failed; retrying');
         await pause(backoffMs(entry.deliveries, retryBaseMs, maxRetryDelayMs));
         entry.deliveries += 1;

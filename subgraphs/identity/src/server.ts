@@ -2,7 +2,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'graphql';
-import { DateTimeScalar, StartupError, USER_REGISTERED, callerFromAuthorization, createRateLimiter, createTokenSigner, createTokenVerifier, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
+import { DateTimeScalar, StartupError, USER_REGISTERED, callerFromAuthorization, createRateLimiter, createServiceMetrics, createTokenSigner, createTracer, parseTraceparent, createTokenVerifier, connectRedis, createLogger, createRedisEventBus, projectRoot } from '@phos/shared';
 import type { Config, Logger, RunningService, UserRegisteredEvent } from '@phos/shared';
 import { openDatabase, pingDatabase } from '@phos/shared/database';
 import { startGraphQLService } from '@phos/shared/graphql-service';
@@ -44,14 +44,20 @@ export async function start(config: Config, logger: Logger = createLogger('ident
       throw new StartupError(`${error.message}: generate one with \`openssl genpkey -algorithm ed25519\`.`);
     });
     const verifier = createTokenVerifier(config.auth, signer.jwks());
+    const metrics = createServiceMetrics('identity');
+    const tracer = createTracer('identity');
+    cleanups.push(() => tracer.shutdown());
     const relay = new OutboxRelay(orm, createRedisEventBus(redis, logger), logger, {
       pollIntervalMs: config.identity.outboxPollIntervalMs,
       onPublished: (event) => {
+        metrics.eventsPublished.inc({ type: event.type });
         const { data } = JSON.parse(event.body) as UserRegisteredEvent;
-        logger.info({ eventId: event.id, userId: data.userId, role: data.role }, `Published ${USER_REGISTERED} event for user ${data.userId} with role ${data.role}`);
+        const traceId = parseTraceparent(data.metadata?.traceparent)?.traceId;
+        logger.info({ eventId: event.id, userId: data.userId, role: data.role, traceId }, `Published ${USER_REGISTERED} event for user ${data.userId} with role ${data.role}`);
       },
     });
     relay.start();
+    metrics.gauge('phos_outbox_backlog', 'Events stored in the outbox and not yet published.', () => relay.backlog());
     cleanups.push(() => relay.stop());
     const users = new UserService(orm, signer, logger, () => {
       if (config.identity.faultKillBeforePublish) {
@@ -77,6 +83,8 @@ export async function start(config: Config, logger: Logger = createLogger('ident
       },
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
       details: async () => ({ outbox: { backlog: await relay.backlog() } }),
+      metrics,
+      tracer,
       logger,
       isProduction: config.isProduction,
     });

@@ -9,12 +9,16 @@ import {
   QUERY_LIMITS,
   limitRules,
   callerFromAuthorization,
+  closeWebSockets,
   createTokenVerifier,
   connectRedis,
   createGraphQLPubSub,
   createLogger,
   createRedisEventBus,
+  createServiceMetrics,
+  createTracer,
   projectRoot,
+  USER_REGISTERED_CHANNEL,
 } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { openDatabase, pingDatabase } from '@phos/shared/database';
@@ -27,9 +31,9 @@ import { ProcessedEventSchema } from './patients/processed-event.entity';
 import { AuditEntrySchema } from './patients/audit-entry.entity';
 import { Migration20261128020000CreateAuditLog } from './migrations/Migration20261128020000CreateAuditLog';
 import { PatientSchema } from './patients/patient.entity';
-import { PATIENT_CREATED_TOPIC, createPatientResolvers } from './patients/patient.resolvers';
+import { PATIENT_CREATED_TOPIC, createPatientResolvers, toMessage } from './patients/patient.resolvers';
 import { PatientService } from './patients/patient.service';
-import { consumeUserRegistered } from './patients/user-registered.consumer';
+import { PATIENTS_GROUP, consumeUserRegistered } from './patients/user-registered.consumer';
 
 /** graphql-ws: subscriptions one connection may hold at once. */
 const MAX_SUBSCRIPTIONS_PER_CONNECTION = 100;
@@ -62,14 +66,23 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     // Tokens are identity's: verified with its public keys, fetched from its JWKS and cached.
     const verifier = createTokenVerifier(config.auth, new URL(config.auth.jwksUrl));
     const pubsub = createGraphQLPubSub(redis);
+    const metrics = createServiceMetrics('patients');
+    const tracer = createTracer('patients');
+    cleanups.push(() => tracer.shutdown());
     const consumer = await consumeUserRegistered({
+      observer: metrics.consumerObserver(USER_REGISTERED_CHANNEL, PATIENTS_GROUP),
+      tracer,
       events: createRedisEventBus(redis, logger),
       patients,
       logger,
       config: config.patients,
-      onPatientCreated: (patient) => pubsub.publish(PATIENT_CREATED_TOPIC, patient),
+      onPatientCreated: (patient, trace) => pubsub.publish(PATIENT_CREATED_TOPIC, toMessage(patient, trace.traceparent())),
     });
     cleanups.push(() => consumer.stop());
+    // Read when Prometheus scrapes, from the consumer group's figures in Redis.
+    metrics.gauge('phos_events_consumer_lag', 'Events in the stream not yet delivered to the patients group.', async () => (await consumer.stats()).lag);
+    metrics.gauge('phos_events_consumer_pending', 'Events delivered to the patients group and not yet acknowledged.', async () => (await consumer.stats()).pending);
+    metrics.gauge('phos_events_dead_letters', 'Events in the dead-letter stream.', async () => (await consumer.stats()).deadLetters);
 
     const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, pubsub) };
     const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'patients.graphql'), 'utf8'));
@@ -82,11 +95,14 @@ export async function start(config: Config, logger: Logger = createLogger('patie
       context: (req) => callerFromAuthorization(req.headers.authorization, verifier),
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
       details: async () => ({ events: await consumer.stats() }),
+      metrics,
+      tracer,
       logger,
       isProduction: config.isProduction,
       attach: (server) => {
         // Frames over 64 KiB are refused (the socket closes with 1009).
         const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: 64 * 1024 });
+        metrics.gauge('phos_websocket_connections', 'WebSocket (graphql-ws) connections open.', () => wsServer.clients.size);
         const callers = new WeakMap<object, Awaited<ReturnType<typeof callerFromAuthorization>>>();
         const wsHandler = useServer<{ authorization?: unknown }>(
           {
@@ -113,13 +129,22 @@ export async function start(config: Config, logger: Logger = createLogger('patie
               }
               const errors = validate(schema, document, [...specifiedRules, ...limitRules()]);
               if (errors.length) return errors;
-              return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue: callers.get(ctx.extra) ?? { caller: null } };
+              // A context per operation: a subscription notes the traceparent of the event it is sending on it.
+              const contextValue: Context = { ...(callers.get(ctx.extra) ?? { caller: null }) };
+              return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
             },
             context: (ctx) => callers.get(ctx.extra) ?? { caller: null },
+            // Each patientCreated result carries the traceparent of the registration that created the patient.
+            onNext: (_ctx, _id, _payload, args, result) => {
+              const traceparent = (args.contextValue as Context | undefined)?.traceparent;
+              if (!traceparent) return undefined;
+              return { ...result, extensions: { ...result.extensions, traceparent } };
+            },
           },
           wsServer,
         );
         return async () => {
+          await closeWebSockets(wsServer.clients);
           await wsHandler.dispose();
           await new Promise<void>((resolve) => wsServer.close(() => resolve()));
         };

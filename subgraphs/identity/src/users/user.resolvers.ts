@@ -31,7 +31,7 @@ export function createUserResolvers(users: UserService, hit: RateLimiter, limits
           if (context.caller?.role !== 'ADMIN') throw forbidden('Only an ADMIN may register DOCTOR, NURSE or ADMIN users.');
         }
         await limitAttempt('register', context.ip, input.email);
-        return users.register(input);
+        return users.register(input, context.trace);
       },
       login: async (_parent, { email, password }, context) => {
         await limitAttempt('login', context.ip, email);

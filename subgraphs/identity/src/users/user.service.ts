@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, clientError, isUuid, createUserRegisteredEvent, serializeEvent } from '@phos/shared';
-import type { EventRole, Logger, TokenSigner } from '@phos/shared';
+import type { EventRole, Logger, Span, TokenSigner } from '@phos/shared';
 import type { Database } from '@phos/shared/database';
 import type { RegisterInput, Role } from '../generated/graphql';
 import { OutboxEvent } from '../outbox/outbox-event.entity';
@@ -26,7 +26,8 @@ export class UserService {
     private readonly onCommitted: () => void = () => undefined,
   ) {}
 
-  async register(input: RegisterInput): Promise<AuthResult> {
+  /** `trace` is the request's span: its `traceparent` goes into the event's metadata, so consumers continue the trace. */
+  async register(input: RegisterInput, trace?: Span): Promise<AuthResult> {
     const valid = validateRegistration(input);
     const em = this.orm.em.fork();
     const key = emailKey(valid.email);
@@ -42,7 +43,7 @@ export class UserService {
       lastName: valid.lastName,
       registeredAt: new Date(),
     });
-    const event = this.registeredEvent(user);
+    const event = this.registeredEvent(user, trace);
     try {
       // The user and its event commit together: the outbox relay publishes the event, even after a crash.
       await em.transactional(async (tx) => {
@@ -53,7 +54,7 @@ export class UserService {
       if (error instanceof UniqueConstraintViolationException) throw this.emailTaken();
       throw error;
     }
-    this.logger.info({ userId: user.id, role: user.role, eventId: event.id }, 'User registered');
+    this.logger.info({ userId: user.id, role: user.role, eventId: event.id, traceId: trace?.traceId }, 'User registered');
     this.onCommitted();
     return { token: await this.tokenFor(user), user };
   }
@@ -90,7 +91,7 @@ export class UserService {
     }
   }
 
-  private registeredEvent(user: User) {
+  private registeredEvent(user: User, trace?: Span) {
     return createUserRegisteredEvent({
       userId: user.id,
       email: user.email,
@@ -98,6 +99,7 @@ export class UserService {
       firstName: user.firstName,
       lastName: user.lastName,
       registeredAt: user.registeredAt.toISOString(),
+      metadata: trace ? { traceparent: trace.traceparent() } : {},
     });
   }
 

@@ -4,15 +4,23 @@ import type { PubSubEngine } from 'graphql-subscriptions';
 import type { Resolvers } from '../generated/graphql';
 import { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
+import { noteTraceparents } from './traced-messages';
 
 /** Where new patients are announced; a Redis channel, so subscribers on every replica receive them. */
 export const PATIENT_CREATED_TOPIC = 'patients:patientcreated';
 
-/** A patient as it travels through Redis: JSON, so the date is a string. */
-type PatientMessage = Omit<Patient, 'createdAt'> & { createdAt: string };
+/** A patient as it travels through Redis: JSON, so the date is a string; with the trace that created it. */
+export type PatientMessage = Omit<Patient, 'createdAt'> & { createdAt: string; traceparent?: string };
+
+/** The message announcing a new patient, carrying the `traceparent` of the work that created it. */
+export function toMessage(patient: Patient, traceparent?: string): PatientMessage {
+  const { id, userId, email, firstName, lastName, createdAt } = patient;
+  return { id, userId, email, firstName, lastName, createdAt: createdAt.toISOString(), ...(traceparent ? { traceparent } : {}) };
+}
 
 export function fromMessage(message: PatientMessage): Patient {
-  return Object.assign(new Patient(), { ...message, createdAt: new Date(message.createdAt) });
+  const { traceparent: _traceparent, ...patient } = message;
+  return Object.assign(new Patient(), { ...patient, createdAt: new Date(message.createdAt) });
 }
 
 export function createPatientResolvers(patients: PatientService, pubsub: PubSubEngine): Resolvers {
@@ -42,7 +50,7 @@ export function createPatientResolvers(patients: PatientService, pubsub: PubSubE
       patientCreated: {
         subscribe: (_parent, _args, context) => {
           const caller = requireStaff(context);
-          return endAtExpiry(pubsub.asyncIterableIterator<PatientMessage>(PATIENT_CREATED_TOPIC), caller.expiresAt);
+          return endAtExpiry(noteTraceparents(pubsub.asyncIterableIterator<PatientMessage>(PATIENT_CREATED_TOPIC), context), caller.expiresAt);
         },
         resolve: (message: PatientMessage) => fromMessage(message),
       },
