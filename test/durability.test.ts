@@ -31,7 +31,7 @@ async function fixture(options: { appendonly?: boolean } = {}): Promise<Fixture>
   const databases = await createDatabases('postgres');
   const env = {
     NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env.TEST_CHILD_LOG_LEVEL ?? 'info',
     REDIS_URL: redis.url,
     JWT_PRIVATE_KEY: TEST_PRIVATE_KEY,
     IDENTITY_DATABASE_URL: databases.identity,

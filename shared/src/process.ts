@@ -7,6 +7,9 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
+/** How long a stop may take before the process exits regardless. */
+const STOP_DEADLINE_MS = 20_000;
+
 export interface RunningService {
   url: string;
   stop(): Promise<void>;
@@ -35,6 +38,11 @@ export function runService(name: string, start: (config: Config) => Promise<Runn
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, `Stopping ${name}`);
+        // A shutdown that hangs must not outlive the orchestrator's patience: give up after 20 s.
+        setTimeout(() => {
+          logger.error(`${name} did not stop within ${STOP_DEADLINE_MS / 1000} s; exiting anyway`);
+          process.exit(1);
+        }, STOP_DEADLINE_MS).unref();
         service.stop().then(
           () => process.exit(0),
           (error: unknown) => {

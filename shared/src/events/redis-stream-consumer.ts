@@ -6,6 +6,8 @@ import type { ConsumeOptions, EventConsumer, StreamEntry } from './event-bus';
 import { ensureGroup, fieldsOf, groupStats, trimAcknowledged } from './redis-streams';
 
 const BLOCK_MS = 2000;
+/** How long `stop` waits for the loop to finish what it has in hand. */
+const STOP_TIMEOUT_MS = 5000;
 /** How often a consumer trims the entries every group has acknowledged. */
 const TRIM_INTERVAL_MS = 30_000;
 
@@ -30,7 +32,9 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
   const deadLetters = deadLetterStreamOf(stream);
   const observer = options.observer ?? {};
   const commands = redis.publisher;
-  const reader: Redis = commands.duplicate({ connectionName: `${consumer}:reader`, lazyConnect: true });
+  // A read in flight when the connection drops fails (and is retried by the loop) instead of waiting to be
+  // resent after a reconnect that a stop may never let happen.
+  const reader: Redis = commands.duplicate({ connectionName: `${consumer}:reader`, lazyConnect: true, autoResendUnfulfilledCommands: false });
   reader.on('error', () => undefined); // reported by the loop below
   await reader.connect();
   await ensureGroup(commands, stream, group);
@@ -102,6 +106,8 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
     for (const [id, flat] of claimed) if (flat) await handleEntry(id, flat, deliveriesOf.get(id) ?? 1);
   };
 
+  /** Where the loop is, for the log when it is stopped. */
+  let stage: 'start' | 'claim' | 'read' | 'handle' | 'backoff' = 'start';
   const loop = async () => {
     let nextClaimAt = 0;
     let nextTrimAt = Date.now() + TRIM_INTERVAL_MS;
@@ -109,6 +115,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
     while (running) {
       try {
         if (Date.now() >= nextClaimAt) {
+          stage = 'claim';
           await claimStale();
           nextClaimAt = Date.now() + Math.min(claimIdleMs, 5000);
         }
@@ -120,11 +127,13 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
           if (stats.lag || stats.pending || stats.deadLetters) logger.info({ stream, group, ...stats }, 'Event consumer status');
           nextTrimAt = Date.now() + TRIM_INTERVAL_MS;
         }
+        stage = 'read';
         const result = (await reader.xreadgroup('GROUP', group, consumer, 'COUNT', batchSize, 'BLOCK', Math.min(BLOCK_MS, claimIdleMs), 'STREAMS', stream, '>')) as
           | [string, [string, string[]][]][]
           | null;
         if (failures > 0) logger.info({ stream }, 'Reading the event stream again');
         failures = 0;
+        stage = 'handle';
         for (const [, entries] of result ?? []) for (const [id, flat] of entries) await handleEntry(id, flat, 1);
       } catch (error) {
         if (!running) break;
@@ -132,6 +141,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
         const message = (error as Error).message;
         if (message.includes('NOGROUP')) await ensureGroup(commands, stream, group).catch(() => undefined);
         if (failures === 1) logger.warn({ stream, err: { message } }, 'Cannot read the event stream; retrying');
+        stage = 'backoff';
         await pause(backoffMs(failures, retryBaseMs * 5, maxRetryDelayMs));
       }
     }
@@ -142,9 +152,13 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
     async stop() {
       running = false;
       wake?.();
-      // A blocked XREADGROUP returns within BLOCK_MS; disconnecting ends it at once.
+      logger.debug({ stage, readerStatus: reader.status }, 'Stopping the event consumer');
+      // Disconnecting ends a blocked XREADGROUP at once. Should anything still hang (a command caught in a
+      // reconnect), stop waiting: an entry in hand stays pending and another consumer claims it.
       reader.disconnect();
-      await done;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
+      clearTimeout(timer);
     },
     stats: () => groupStats(commands, stream, group),
   };

@@ -144,6 +144,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
           wsServer,
         );
         return async () => {
+          logger.debug({ sockets: wsServer.clients.size }, 'Closing WebSockets');
           await closeWebSockets(wsServer.clients);
           await wsHandler.dispose();
           await new Promise<void>((resolve) => wsServer.close(() => resolve()));
@@ -156,7 +157,9 @@ export async function start(config: Config, logger: Logger = createLogger('patie
       port: service.port,
       async stop() {
         await service.stop();
+        logger.debug('HTTP and WebSocket servers closed');
         await cleanup();
+        logger.debug('Consumer, database and Redis closed');
       },
     };
   } catch (error) {
