@@ -32,9 +32,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
   const deadLetters = deadLetterStreamOf(stream);
   const observer = options.observer ?? {};
   const commands = redis.publisher;
-  // A read in flight when the connection drops fails (and is retried by the loop) instead of waiting to be
-  // resent after a reconnect that a stop may never let happen.
-  const reader: Redis = commands.duplicate({ connectionName: `${consumer}:reader`, lazyConnect: true, autoResendUnfulfilledCommands: false });
+  const reader: Redis = commands.duplicate({ connectionName: `${consumer}:reader`, lazyConnect: true });
   reader.on('error', () => undefined); // reported by the loop below
   await reader.connect();
   await ensureGroup(commands, stream, group);
@@ -153,8 +151,9 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
       running = false;
       wake?.();
       logger.debug({ stage, readerStatus: reader.status }, 'Stopping the event consumer');
-      // Disconnecting ends a blocked XREADGROUP at once. Should anything still hang (a command caught in a
-      // reconnect), stop waiting: an entry in hand stays pending and another consumer claims it.
+      // Disconnecting ends a blocked XREADGROUP at once, except one that ioredis holds for resending after a
+      // reconnect (Redis went away first): then stop waiting. An entry in hand stays pending; another
+      // consumer claims it.
       reader.disconnect();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
