@@ -1,3 +1,4 @@
+import { isClientError } from '@phos/shared';
 import { GraphQLError } from 'graphql';
 import type { GraphQLFormattedError } from 'graphql';
 import { createClient } from 'graphql-ws';
@@ -179,8 +180,10 @@ export class UpstreamPool {
       // The subgraph answered `error`: it refused the operation.
       const errors = error as GraphQLFormattedError[];
       this.options.logger.warn({ subgraph: serviceName, errors: errors.map((e) => e.message) }, 'Subgraph refused a subscription');
+      // A refusal the client caused (an expired token, a role) keeps its contract code, as in a query.
+      const clientCode = isClientError(errors[0]) ? errors[0].extensions?.code : undefined;
       return new GraphQLError(`The ${serviceName} subgraph refused the subscription: ${errors.map((e) => e.message).join('; ')}`, {
-        extensions: { ...errors[0]?.extensions, ...extensions },
+        extensions: { ...errors[0]?.extensions, ...extensions, ...(clientCode ? { code: clientCode } : {}) },
       });
     }
     const code = (error as { code?: unknown } | null)?.code;
