@@ -16,14 +16,6 @@ export function deadLetterStreamOf(stream: string): string {
   return `${stream}:dlq`;
 }
 
-/** Handles one raw body published live; a rejection is logged by the bus and does not stop the subscription. */
-export type EventHandler = (body: string) => Promise<void>;
-
-export interface EventSubscription {
-  /** Stops delivery to this handler. */
-  close(): Promise<void>;
-}
-
 /** One entry of a durable stream, as a consumer's handler receives it. */
 export interface StreamEntry {
   /** The stream's own id of the entry (e.g. `1764322200000-0`). */
@@ -107,8 +99,6 @@ export interface EventBus {
    * step. Resolves once the transport has taken it; rejects otherwise (the caller keeps it and retries).
    */
   publish(event: OutgoingEvent): Promise<void>;
-  /** Live delivery (at most once): every body published on `channel` from now on. */
-  subscribe(channel: string, onEvent: EventHandler): Promise<EventSubscription>;
   /** Durable delivery (at least once): reads `stream` as one consumer of a group until stopped. */
   consume(options: ConsumeOptions): Promise<EventConsumer>;
 }
