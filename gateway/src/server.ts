@@ -1,5 +1,5 @@
 import { ApolloGateway } from '@apollo/gateway';
-import { callerFromAuthorization, createLogger, createServiceMetrics, createTokenVerifier, createTracer } from '@phos/shared';
+import { callerFromAuthorization, createLogger, createServiceMetrics, createTokenVerifier, createTracer, apolloLogger } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
@@ -31,12 +31,6 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
   const urls = { ...config.gateway.subgraphUrls, ...options.subgraphUrls };
   // Tokens are identity's: verified with its public keys, fetched from its JWKS and cached.
   const verifier = createTokenVerifier(config.auth, new URL(config.auth.jwksUrl));
-  const apolloLogger = {
-    debug: (message: string) => logger.debug(message),
-    info: (message: string) => logger.info(message),
-    warn: (message: string) => logger.warn(message),
-    error: (message: string) => logger.error(message),
-  };
   // One data source per subgraph URL, shared by queries and by the entity fetches of subscription events.
   const dataSources = new Map<string, AuthForwardingDataSource>();
   const dataSourceFor = (name: string, url: string) => {
@@ -49,7 +43,7 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     supergraphSdl: supergraphFromFile(config.gateway.supergraphPath, logger),
     // `join__graph` requires a url, so every subgraph of a valid supergraph has one.
     buildService: ({ name, url }) => dataSourceFor(name, urls[name] ?? url ?? ''),
-    logger: apolloLogger,
+    logger: apolloLogger(logger),
   });
   const subscriptions = createGatewaySubscriptions({
     dataSourceFor,

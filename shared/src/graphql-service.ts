@@ -14,6 +14,7 @@ import { QUERY_LIMITS, limitRules } from './limits';
 import { healthzHandler, readyzHandler } from './health';
 import type { HealthChecks } from './health';
 import { createHttpServer, listen } from './http';
+import { apolloLogger } from './logger';
 import type { Logger } from './logger';
 import { createServiceMetrics } from './metrics';
 import type { ServiceMetrics } from './metrics';
@@ -85,12 +86,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
 
   const apollo: ApolloServer<TContext> = new ApolloServer<TContext>({
     ...(options.gateway ? { gateway: options.gateway } : { schema: options.schema as GraphQLSchema }),
-    logger: {
-      debug: (message: string) => options.logger.debug(message),
-      info: (message: string) => options.logger.info(message),
-      warn: (message: string) => options.logger.warn(message),
-      error: (message: string) => options.logger.error(message),
-    },
+    logger: apolloLogger(options.logger),
     // The process entry (runService) owns SIGTERM/SIGINT and stops everything in order; Apollo's own
     // handlers would stop it a second time, concurrently, and hang the shutdown.
     stopOnTerminationSignals: false,

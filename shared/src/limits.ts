@@ -25,7 +25,7 @@ interface Measure {
 }
 
 /** Depth and cost of a selection set, following fragments (each fragment once per path, cycles ignored). */
-function measure(selectionSet: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, variables: Set<string>, seen: Set<string>): Measure {
+function measure(selectionSet: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, seen: Set<string>): Measure {
   let depth = 0;
   let cost = 0;
   for (const selection of selectionSet.selections) {
@@ -33,18 +33,18 @@ function measure(selectionSet: SelectionSetNode, fragments: Record<string, Fragm
       if (isIntrospection(selection.name.value)) continue;
       const first = selection.arguments?.find((arg) => arg.name.value === 'first');
       const multiplier = first?.value.kind === Kind.INT ? Math.max(1, Number(first.value.value)) : first || selection.name.value === 'patients' ? DEFAULT_PAGE : 1;
-      const child = selection.selectionSet ? measure(selection.selectionSet, fragments, variables, seen) : { depth: 0, cost: 0 };
+      const child = selection.selectionSet ? measure(selection.selectionSet, fragments, seen) : { depth: 0, cost: 0 };
       depth = Math.max(depth, 1 + child.depth);
       cost += 1 + multiplier * child.cost;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      const child = measure(selection.selectionSet, fragments, variables, seen);
+      const child = measure(selection.selectionSet, fragments, seen);
       depth = Math.max(depth, child.depth);
       cost += child.cost;
     } else {
       const name = selection.name.value;
       const fragment = fragments[name];
       if (!fragment || seen.has(name)) continue;
-      const child = measure(fragment.selectionSet, fragments, variables, new Set(seen).add(name));
+      const child = measure(fragment.selectionSet, fragments, new Set(seen).add(name));
       depth = Math.max(depth, child.depth);
       cost += child.cost;
     }
@@ -68,7 +68,7 @@ export function limitRules(limits: { maxDepth: number; maxAliases: number; maxCo
       },
       OperationDefinition: {
         leave(node) {
-          const { depth, cost } = measure(node.selectionSet, fragments, new Set(), new Set());
+          const { depth, cost } = measure(node.selectionSet, fragments, new Set());
           if (depth > limits.maxDepth) context.reportError(new GraphQLError(`The operation is nested ${depth} levels deep; at most ${limits.maxDepth} are allowed.`, { nodes: [node] }));
           if (cost > limits.maxCost) context.reportError(new GraphQLError(`The operation would cost about ${cost}; at most ${limits.maxCost} is allowed. Ask for smaller pages.`, { nodes: [node] }));
         },

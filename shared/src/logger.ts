@@ -21,3 +21,13 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
   // `destination` (default stdout) lets tests read the lines.
   return destination ? pino(options, destination) : pino(options);
 }
+
+/** The logger Apollo Server and Apollo Gateway take, writing into ours. */
+export function apolloLogger(logger: Logger) {
+  return {
+    debug: (message: string) => logger.debug(message),
+    info: (message: string) => logger.info(message),
+    warn: (message: string) => logger.warn(message),
+    error: (message: string) => logger.error(message),
+  };
+}
