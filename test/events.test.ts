@@ -131,6 +131,42 @@ it('creates no patient for Doctor, Nurse or Admin', async () => {
   for (const body of staff) expect(await patientsOf(body.data.userId)).toBe(0);
 });
 
+/** Appends bodies in one MULTI, so the consumer reads them as one batch (a backlog). */
+async function appendAtOnce(bodies: { id?: string; body: string }[]): Promise<void> {
+  const multi = redis.multi();
+  for (const { id, body } of bodies) multi.xadd(USER_REGISTERED_CHANNEL, '*', ...(id ? ['id', id] : []), 'body', body);
+  await multi.exec();
+}
+const entry = (e: { id: string }) => ({ id: e.id, body: JSON.stringify(e) });
+
+it('applies a backlog read at once exactly once: a repeated event, two events for one user, a Doctor', async () => {
+  const backlog = Array.from({ length: 30 }, () => event());
+  const sameUser = { ...event(), data: { ...backlog[0]!.data } };
+  const doctor = event('Doctor');
+  await appendAtOnce([...backlog, backlog[7]!, sameUser, doctor].map(entry));
+  await eventually(async () => (await groupStats(redis, USER_REGISTERED_CHANNEL, 'patients')).pending === 0 && (await patientsOf(backlog[29]!.data.userId)) === 1 ? true : undefined, 15_000, 'the backlog applied');
+  for (const e of backlog) expect(await patientsOf(e.data.userId)).toBe(1);
+  expect(await patientsOf(doctor.data.userId)).toBe(0);
+  const [audit] = await queryPostgres<{ count: string }>(system.databases.patients, "select count(*) from audit_log where action = 'create' and event_id = any($1)", [[...backlog, sameUser].map((e) => e.id)]);
+  expect(Number(audit!.count)).toBe(30);
+  // Every new patient is announced once.
+  for (const e of backlog) await arrived(e.data.userId);
+  const announced = live.results.filter((result) => backlog.some((e) => e.data.userId === result.data?.patientCreated.userId));
+  expect(announced).toHaveLength(30);
+  expect(await groupStats(redis, USER_REGISTERED_CHANNEL, 'patients')).toMatchObject({ lag: 0, pending: 0 });
+});
+
+it('dead-letters a poison event in a backlog and applies the rest of it', async () => {
+  const before = (await listDeadLetters(redis, USER_REGISTERED_CHANNEL)).length;
+  const backlog = Array.from({ length: 10 }, () => event());
+  await appendAtOnce([...backlog.slice(0, 5).map(entry), { body: 'not json {' }, ...backlog.slice(5).map(entry)]);
+  for (const e of backlog) await arrived(e.data.userId);
+  for (const e of backlog) expect(await patientsOf(e.data.userId)).toBe(1);
+  const letters = await listDeadLetters(redis, USER_REGISTERED_CHANNEL);
+  expect(letters).toHaveLength(before + 1);
+  expect(letters.at(-1)!.reason).toMatch(/not JSON/);
+});
+
 it('appends the contract body to the stream and announces it on the channel when a user registers', async () => {
   const listener = new RedisClient(server.url);
   try {

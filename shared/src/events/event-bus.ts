@@ -50,6 +50,12 @@ export interface ConsumeOptions {
    * `maxDeliveries`, then dead-letters it.
    */
   handle: (entry: StreamEntry) => Promise<void>;
+  /**
+   * Optional fast path: handles every fresh entry of one read at once (one transaction for all, say).
+   * Resolving acknowledges them all with one XACK. Throwing anything hands each entry to `handle`, one by
+   * one, with the outcomes above; so it must be all or nothing, and may leave the work to `handle`.
+   */
+  handleBatch?: (entries: StreamEntry[]) => Promise<void>;
   /** Deliveries before a failing entry is dead-lettered. Default 5. */
   maxDeliveries?: number;
   /** How long an entry may stay pending with a consumer before another claims it (a crashed consumer). Default 30 000. */

@@ -88,6 +88,29 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
   };
 
   /**
+   * Handles the entries of one read: all at once when the caller has a batch handler (one XACK), else, or
+   * when the batch fails, one by one.
+   */
+  const handleEntries = async (entries: [string, string[]][]) => {
+    if (options.handleBatch && entries.length > 1) {
+      const batch = entries.map(([streamId, flat]): StreamEntry => {
+        const fields = fieldsOf(flat);
+        return { streamId, eventId: fields.id || undefined, body: fields.body ?? '', deliveries: 1 };
+      });
+      try {
+        await options.handleBatch(batch);
+        await commands.xack(stream, group, ...batch.map((entry) => entry.streamId));
+        for (const entry of batch) observer.onConsumed?.(entry);
+        return;
+      } catch (error) {
+        if (!running) return;
+        logger.debug({ count: batch.length, err: { message: (error as Error).message } }, 'A batch of events failed; handling them one by one');
+      }
+    }
+    for (const [id, flat] of entries) await handleEntry(id, flat, 1);
+  };
+
+  /**
    * Claims entries pending longer than `claimIdleMs`: another consumer's that died, or our own whose
    * acknowledgement Redis lost in a crash (we handle entries one at a time, so none of ours is in hand now).
    */
@@ -132,7 +155,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
         if (failures > 0) logger.info({ stream }, 'Reading the event stream again');
         failures = 0;
         stage = 'handle';
-        for (const [, entries] of result ?? []) for (const [id, flat] of entries) await handleEntry(id, flat, 1);
+        for (const [, entries] of result ?? []) await handleEntries(entries);
       } catch (error) {
         if (!running) break;
         failures += 1;

@@ -26,30 +26,49 @@ export class PatientService {
    * Applies a UserRegistered event once: records the event id and creates the user's patient in one
    * transaction. A redelivered event (its id recorded) or a user who already has a patient creates nothing.
    */
-  async createFromEvent(event: UserRegisteredEvent): Promise<{ patient: Patient | null; created: boolean }> {
+  async createFromEvent(event: UserRegisteredEvent): Promise<Patient | null> {
     try {
-      return await this.orm.em.fork().transactional(async (em) => {
-        if (await em.findOne(ProcessedEvent, { id: event.id })) return { patient: null, created: false };
-        em.persist(em.create(ProcessedEvent, { id: event.id, processedAt: new Date() }));
-        const existing = await em.findOne(Patient, { userId: event.data.userId });
-        if (existing) return { patient: existing, created: false };
-        const patient = em.create(Patient, {
-          id: randomUUID(),
-          userId: event.data.userId,
-          email: event.data.email,
-          firstName: event.data.firstName,
-          lastName: event.data.lastName,
-          createdAt: new Date(),
-        });
-        em.persist(patient);
-        em.persist(em.create(AuditEntry, { id: randomUUID(), actorId: null, actorRole: 'SYSTEM', action: 'create', patientId: patient.id, eventId: event.id, at: new Date() }));
-        return { patient, created: true };
-      });
+      return (await this.createFromEvents([event]))[0]?.patient ?? null;
     } catch (error) {
       // The same event, or another for the same user, committed at the same moment elsewhere.
-      if (error instanceof UniqueConstraintViolationException) return { patient: null, created: false };
+      if (error instanceof UniqueConstraintViolationException) return null;
       throw error;
     }
+  }
+
+  /**
+   * Applies a batch of UserRegistered events in one transaction, with a few statements whatever its size:
+   * events already recorded, and users who already have a patient, create nothing. Returns the patients
+   * created, each with its event. Throws UniqueConstraintViolationException when another replica committed
+   * one of them meanwhile (nothing is written then; apply the events one by one).
+   */
+  async createFromEvents(events: UserRegisteredEvent[]): Promise<{ event: UserRegisteredEvent; patient: Patient }[]> {
+    if (events.length === 0) return [];
+    return this.orm.em.fork().transactional(async (em) => {
+      const recorded = await em.find(ProcessedEvent, { id: { $in: events.map((event) => event.id) } }, { fields: ['id'] });
+      const seen = new Set(recorded.map((event) => event.id));
+      const fresh = events.filter((event) => !seen.has(event.id) && seen.add(event.id));
+      if (fresh.length === 0) return [];
+      const existing = await em.find(Patient, { userId: { $in: fresh.map((event) => event.data.userId) } }, { fields: ['userId'] });
+      const withPatient = new Set(existing.map((patient) => patient.userId));
+      const now = new Date();
+      const created: { event: UserRegisteredEvent; patient: Patient }[] = [];
+      for (const event of fresh) {
+        const { userId, email, firstName, lastName } = event.data;
+        if (withPatient.has(userId)) continue;
+        withPatient.add(userId);
+        created.push({ event, patient: Object.assign(new Patient(), { id: randomUUID(), userId, email, firstName, lastName, createdAt: now }) });
+      }
+      await em.insertMany(ProcessedEvent, fresh.map((event) => ({ id: event.id, processedAt: now })));
+      if (created.length) {
+        await em.insertMany(Patient, created.map(({ patient }) => patient));
+        await em.insertMany(
+          AuditEntry,
+          created.map(({ event, patient }) => ({ id: randomUUID(), actorId: null, actorRole: 'SYSTEM', action: 'create' as const, patientId: patient.id, eventId: event.id, at: now })),
+        );
+      }
+      return created;
+    });
   }
 
   /** True when the database answers: tells an outage (retry until it is back) from a failing event. */

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { TransientEventError, USER_REGISTERED, USER_REGISTERED_CHANNEL, createIdOnlyTracer, parseTraceparent, parseUserRegistered } from '@phos/shared';
-import type { Config, ConsumerObserver, EventBus, EventConsumer, Logger, Span, Tracer } from '@phos/shared';
+import type { Config, ConsumerObserver, EventBus, EventConsumer, Logger, Span, Tracer, UserRegisteredEvent } from '@phos/shared';
 import type { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
 
@@ -27,6 +27,33 @@ export function consumeUserRegistered(options: {
 }): Promise<EventConsumer> {
   const { events, patients, config, onPatientCreated } = options;
   const tracer = options.tracer ?? createIdOnlyTracer();
+  /** Each event is handled in a span, child of the `traceparent` in its metadata. */
+  const startSpan = (event: UserRegisteredEvent) =>
+    tracer.startSpan(`process ${USER_REGISTERED}`, {
+      parent: parseTraceparent(event.data.metadata.traceparent),
+      kind: 'consumer',
+      attributes: { 'messaging.system': 'redis', 'messaging.destination.name': USER_REGISTERED_CHANNEL, 'messaging.message.id': event.id },
+    });
+
+  /** Logs the new patient and announces it to subscribers; a failed announcement is logged, not retried. */
+  const announce = (event: UserRegisteredEvent, patient: Patient, span: Span) => {
+    const logger = options.logger.child({ traceId: span.traceId });
+    logger.info({ eventId: event.id, userId: patient.userId, patientId: patient.id }, `Successfully created patient record ${patient.id} for user ${patient.userId}`);
+    return onPatientCreated(patient, span).then(
+      () => logger.info({ eventId: event.id, patientId: patient.id }, 'Announced the new patient to patientCreated subscribers'),
+      (error: unknown) => logger.error({ eventId: event.id, patientId: patient.id, err: { message: (error as Error).message } }, 'Failed to announce the new patient to subscribers'),
+    );
+  };
+
+  const isPatient = (event: UserRegisteredEvent, span: Span) => {
+    if (event.data.role === 'Patient') return true;
+    options.logger.debug({ traceId: span.traceId, eventId: event.id, userId: event.data.userId, role: event.data.role }, 'No patient record for this role');
+    return false;
+  };
+
+  const nothingCreated = (event: UserRegisteredEvent, span: Span) =>
+    options.logger.info({ traceId: span.traceId, eventId: event.id, userId: event.data.userId }, 'Event already applied or user already has a patient; nothing created');
+
   return events.consume({
     stream: USER_REGISTERED_CHANNEL,
     group: PATIENTS_GROUP,
@@ -37,43 +64,47 @@ export function consumeUserRegistered(options: {
     observer: options.observer,
     handle: async (entry) => {
       const event = parseUserRegistered(entry.body);
-      const span = tracer.startSpan(`process ${USER_REGISTERED}`, {
-        parent: parseTraceparent(event.data.metadata.traceparent),
-        kind: 'consumer',
-        attributes: { 'messaging.system': 'redis', 'messaging.destination.name': USER_REGISTERED_CHANNEL, 'messaging.message.id': event.id },
-      });
+      const span = startSpan(event);
       try {
-        await handleEvent(event, span, options.logger.child({ traceId: span.traceId }));
+        if (isPatient(event, span)) {
+          let patient;
+          try {
+            patient = await patients.createFromEvent(event);
+          } catch (error) {
+            if (!(await patients.databaseAnswers())) throw new TransientEventError('the patients database does not answer');
+            throw error;
+          }
+          if (patient) await announce(event, patient, span);
+          else nothingCreated(event, span);
+        }
         span.end();
       } catch (error) {
         span.end(error);
         throw error;
       }
     },
+    // A backlog: one transaction for the whole read. Any failure (a poison event, a conflict with another
+    // replica, the database) hands the entries to `handle`, one by one.
+    handleBatch: async (entries) => {
+      const events = entries.map((entry) => parseUserRegistered(entry.body));
+      const spans = events.map(startSpan);
+      let created;
+      try {
+        created = await patients.createFromEvents(events.filter((event, index) => isPatient(event, spans[index]!)));
+      } catch (error) {
+        for (const span of spans) span.end(error);
+        throw error;
+      }
+      const patientOf = new Map(created.map(({ event, patient }) => [event, patient]));
+      await Promise.all(
+        events.map(async (event, index) => {
+          const span = spans[index]!;
+          const patient = patientOf.get(event);
+          if (patient) await announce(event, patient, span);
+          else if (event.data.role === 'Patient') nothingCreated(event, span);
+          span.end();
+        }),
+      );
+    },
   });
-
-  async function handleEvent(event: ReturnType<typeof parseUserRegistered>, span: Span, logger: Logger): Promise<void> {
-    const { userId, role } = event.data;
-    if (role !== 'Patient') {
-      logger.debug({ eventId: event.id, userId, role }, 'No patient record for this role');
-      return;
-    }
-    let result;
-    try {
-      result = await patients.createFromEvent(event);
-    } catch (error) {
-      if (!(await patients.databaseAnswers())) throw new TransientEventError('the patients database does not answer');
-      throw error;
-    }
-    const { patient, created } = result;
-    if (!created) {
-      logger.info({ eventId: event.id, userId, patientId: patient?.id }, 'Event already applied or user already has a patient; nothing created');
-      return;
-    }
-    logger.info({ eventId: event.id, userId, patientId: patient!.id }, `Successfully created patient record ${patient!.id} for user ${userId}`);
-    await onPatientCreated(patient!, span).then(
-      () => logger.info({ eventId: event.id, patientId: patient!.id }, 'Announced the new patient to patientCreated subscribers'),
-      (error: unknown) => logger.error({ eventId: event.id, patientId: patient!.id, err: { message: (error as Error).message } }, 'Failed to announce the new patient to subscribers'),
-    );
-  }
 }
