@@ -236,6 +236,18 @@ it('6. the patients database stopped for 10 seconds under load: no dead letters,
   expect(f.patients.output()).toMatch(/A dependency is down; retrying the event until it is back/);
 });
 
+it('7. Redis down while users register: the registrations commit, and their events go out from the outbox when Redis is back', async () => {
+  const f = await setUp();
+  await Promise.all([f.identity.start(), f.patients.start()]);
+  await register(f.identity.url, 20);
+  await f.redis.kill();
+  const during = await register(f.identity.url, 20);
+  expect(during).toHaveLength(20);
+  expect(f.identity.output()).toMatch(/Could not publish an event at once; the outbox relay will/);
+  await f.redis.start();
+  await audit(f);
+});
+
 /** Runs `npm run events -- …` (the built CLI) with the fixture's configuration. */
 function runEvents(env: NodeJS.ProcessEnv, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -101,10 +101,11 @@ export interface EventConsumer {
  */
 export interface EventBus {
   /**
-   * Appends the event to its durable stream and announces it on the live channel of the same name, as one
-   * step. Resolves once the transport has taken it; rejects otherwise (the caller keeps it and retries).
+   * Appends each event to its durable stream and announces it on the live channel of the same name, all as
+   * one step. Resolves once the transport has taken them all; rejects otherwise, having taken none (the
+   * caller keeps them and retries).
    */
-  publish(event: OutgoingEvent): Promise<void>;
+  publish(events: OutgoingEvent[]): Promise<void>;
   /** Durable delivery (at least once): reads `stream` as one consumer of a group until stopped. */
   consume(options: ConsumeOptions): Promise<EventConsumer>;
 }

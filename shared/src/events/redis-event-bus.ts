@@ -11,10 +11,15 @@ import { consumeRedisStream } from './redis-stream-consumer';
  */
 export function createRedisEventBus(redis: RedisConnections, logger: Logger): EventBus {
   return {
-    async publish(event: OutgoingEvent) {
-      const name = channelFor(event.type);
-      // One MULTI: the stream append and the live announcement happen together or not at all.
-      const results = await redis.publisher.multi().xadd(name, '*', 'id', event.id, 'type', event.type, 'body', event.body).publish(name, event.body).exec();
+    async publish(events: OutgoingEvent[]) {
+      if (events.length === 0) return;
+      // One MULTI: the stream appends and the live announcements happen together or not at all.
+      const multi = redis.publisher.multi();
+      for (const event of events) {
+        const name = channelFor(event.type);
+        multi.xadd(name, '*', 'id', event.id, 'type', event.type, 'body', event.body).publish(name, event.body);
+      }
+      const results = await multi.exec();
       const failed = results?.find(([error]) => error);
       if (!results || failed) throw failed?.[0] ?? new Error('the Redis transaction was discarded');
     },

@@ -92,7 +92,7 @@ async function main(args: string[]): Promise<number> {
         const orm = await openIdentity();
         try {
           const marked = await orm.em.fork().nativeUpdate(OutboxEvent, { createdAt: { $gte: since } }, { publishedAt: null });
-          const relay = new OutboxRelay(orm, createRedisEventBus(redis, logger), logger);
+          const relay = new OutboxRelay(orm, createRedisEventBus(redis, logger), logger, { graceMs: 0 });
           let published = 0;
           for (let batch = await relay.publishBatch(); batch > 0; batch = await relay.publishBatch()) published += batch;
           out(`Replayed ${published} of ${marked} event(s) stored since ${since.toISOString()}; consumers skip the ones they already applied.`);

@@ -59,12 +59,12 @@ export async function start(config: Config, logger: Logger = createLogger('ident
     relay.start();
     metrics.gauge('phos_outbox_backlog', 'Events stored in the outbox and not yet published.', () => relay.backlog());
     cleanups.push(() => relay.stop());
-    const users = new UserService(orm, signer, logger, () => {
+    const users = new UserService(orm, signer, logger, (event) => {
       if (config.identity.faultKillBeforePublish) {
         logger.warn('FAULT_KILL_BEFORE_PUBLISH: killing identity after a commit, before publishing');
         process.kill(process.pid, 'SIGKILL');
       }
-      relay.kick();
+      relay.publishCommitted(event);
     });
     if (config.identity.bootstrapAdmin) await users.ensureAdmin(config.identity.bootstrapAdmin);
 

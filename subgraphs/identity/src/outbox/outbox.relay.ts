@@ -5,28 +5,38 @@ import { isPostgres } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
 import { OutboxEvent } from './outbox-event.entity';
 
+/** How long `stop` waits for publications under way. */
+const STOP_TIMEOUT_MS = 3000;
+
 export interface OutboxRelayOptions {
   /** How often the relay looks for unpublished events when nothing wakes it. Default 1000. */
   pollIntervalMs?: number;
   /** Events published per transaction. Default 100. */
   batchSize?: number;
+  /**
+   * How old an unpublished event must be before the polling loop takes it. Younger ones are being published
+   * by the request that committed them ({@link OutboxRelay.publishCommitted}). Default 2000.
+   */
+  graceMs?: number;
   /** Called after each event is published (for the service's own log line). */
   onPublished?: (event: OutboxEvent) => void;
 }
 
 /**
- * Publishes stored events to the bus and marks each published only after the bus has taken it. It runs
- * continuously, is woken right after each commit, and picks up whatever a crash or an outage left behind.
- * On PostgreSQL, replicas share the work: rows are locked with SKIP LOCKED.
+ * Publishes stored events to the bus and marks them published only after the bus has taken them. An event is
+ * published right after its commit by {@link OutboxRelay.publishCommitted}; the polling loop picks up whatever
+ * a crash or an outage left behind. On PostgreSQL, replicas share the loop's work: rows are locked with SKIP
+ * LOCKED.
  */
 export class OutboxRelay {
   private running = false;
-  /** Set by kick(): another batch right away, even if one was running when the kick came. */
-  private kicked = false;
   private loop?: Promise<void>;
+  /** Publications of just-committed events still under way (awaited by stop). */
+  private readonly inFlight = new Set<Promise<void>>();
   private wake?: () => void;
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
+  private readonly graceMs: number;
 
   constructor(
     private readonly orm: Database,
@@ -36,6 +46,7 @@ export class OutboxRelay {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.batchSize = options.batchSize ?? 100;
+    this.graceMs = options.graceMs ?? 2000;
   }
 
   start(): void {
@@ -44,16 +55,32 @@ export class OutboxRelay {
     this.loop = this.run();
   }
 
-  /** Publishes now instead of at the next poll (call after committing an event). */
-  kick(): void {
-    this.kicked = true;
-    this.wake?.();
+  /**
+   * The fast path, called right after an event is committed: publishes it at once, then marks it published
+   * (unless the loop got there first). If either step fails, the event stays in the outbox and the loop
+   * publishes it; at worst it is published twice, and consumers apply it once.
+   */
+  publishCommitted(event: OutboxEvent): void {
+    const { id, type, body } = event;
+    const work = this.bus
+      .publish([{ id, type, body }])
+      .then(() => this.orm.em.fork().nativeUpdate(OutboxEvent, { id, publishedAt: null }, { publishedAt: new Date() }))
+      .then((marked) => {
+        if (marked) this.options.onPublished?.(event);
+      })
+      .catch((error: unknown) => this.logger.warn({ eventId: id, err: { message: (error as Error).message } }, 'Could not publish an event at once; the outbox relay will'))
+      .finally(() => this.inFlight.delete(work));
+    this.inFlight.add(work);
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
+    // Publications under way finish, for a few seconds at most: one that does not stays in the outbox.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.inFlight), new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Events stored and not yet published. */
@@ -61,34 +88,24 @@ export class OutboxRelay {
     return this.orm.em.fork().count(OutboxEvent, { publishedAt: null });
   }
 
-  /** Publishes one batch; returns how many were published. Rejects, after committing the published ones, on a bus failure. */
+  /** Publishes one batch, all at once, and marks it published; returns how many. Rejects, marking none, on a bus failure. */
   async publishBatch(): Promise<number> {
-    let failure: unknown;
     const published = await this.orm.em.fork().transactional(async (em) => {
       const rows = await em.find(
         OutboxEvent,
-        { publishedAt: null },
+        { publishedAt: null, createdAt: { $lt: new Date(Date.now() - this.graceMs) } },
         {
           orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
           limit: this.batchSize,
           ...(isPostgres(this.orm) ? { lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE } : {}),
         },
       );
-      const done: OutboxEvent[] = [];
-      for (const row of rows) {
-        try {
-          await this.bus.publish({ id: row.id, type: row.type, body: row.body });
-        } catch (error) {
-          failure = error;
-          break;
-        }
-        row.publishedAt = new Date();
-        done.push(row);
-      }
-      return done;
+      if (rows.length === 0) return rows;
+      await this.bus.publish(rows.map(({ id, type, body }) => ({ id, type, body })));
+      await em.nativeUpdate(OutboxEvent, { id: { $in: rows.map((row) => row.id) } }, { publishedAt: new Date() });
+      return rows;
     });
     for (const row of published) this.options.onPublished?.(row);
-    if (failure) throw failure;
     return published.length;
   }
 
@@ -96,7 +113,6 @@ export class OutboxRelay {
     let failures = 0;
     while (this.running) {
       let published = 0;
-      this.kicked = false;
       try {
         published = await this.publishBatch();
         if (failures > 0) this.logger.info('Publishing stored events again');
@@ -105,7 +121,7 @@ export class OutboxRelay {
         failures += 1;
         if (failures === 1) this.logger.warn({ err: { message: (error as Error).message } }, 'Cannot publish stored events; they stay in the outbox and are retried');
       }
-      if (this.running && failures === 0 && (published === this.batchSize || this.kicked)) continue;
+      if (this.running && failures === 0 && published === this.batchSize) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, failures ? backoffMs(failures, 200, 5000) : this.pollIntervalMs);
         this.wake = () => {

@@ -22,21 +22,19 @@ export class UserService {
     private readonly orm: Database,
     private readonly tokens: TokenSigner,
     private readonly logger: Logger,
-    /** Called after a registration and its event are committed (wakes the outbox relay). */
-    private readonly onCommitted: () => void = () => undefined,
+    /** Called after a registration and its event are committed (the outbox relay publishes it at once). */
+    private readonly onCommitted: (event: OutboxEvent) => void = () => undefined,
   ) {}
 
   /** `trace` is the request's span: its `traceparent` goes into the event's metadata, so consumers continue the trace. */
   async register(input: RegisterInput, trace?: Span): Promise<AuthResult> {
     const valid = validateRegistration(input);
-    const em = this.orm.em.fork();
-    const key = emailKey(valid.email);
-    // Checked first to spare a hash; the unique index decides between concurrent registrations.
-    if (await em.count(User, { emailKey: key })) throw this.emailTaken();
-    const user = em.create(User, {
+    // A taken email costs a hash too: the unique key decides, so the answer comes in the same time either
+    // way, and concurrent registrations of one email leave exactly one user.
+    const user = Object.assign(new User(), {
       id: randomUUID(),
       email: valid.email,
-      emailKey: key,
+      emailKey: emailKey(valid.email),
       passwordHash: await hashPassword(valid.password),
       role: valid.role,
       firstName: valid.firstName,
@@ -44,18 +42,19 @@ export class UserService {
       registeredAt: new Date(),
     });
     const event = this.registeredEvent(user, trace);
+    const stored = Object.assign(new OutboxEvent(), { id: event.id, type: event.type, body: serializeEvent(event), createdAt: new Date(event.occurredAt), publishedAt: null });
     try {
       // The user and its event commit together: the outbox relay publishes the event, even after a crash.
-      await em.transactional(async (tx) => {
-        tx.persist(user);
-        tx.persist(tx.create(OutboxEvent, { id: event.id, type: event.type, body: serializeEvent(event), createdAt: new Date(event.occurredAt), publishedAt: null }));
+      await this.orm.em.fork().transactional(async (tx) => {
+        await tx.insert(User, user);
+        await tx.insert(OutboxEvent, stored);
       });
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw this.emailTaken();
       throw error;
     }
     this.logger.info({ userId: user.id, role: user.role, eventId: event.id, traceId: trace?.traceId }, 'User registered');
-    this.onCommitted();
+    this.onCommitted(stored);
     return { token: await this.tokenFor(user), user };
   }
 

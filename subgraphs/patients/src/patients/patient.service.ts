@@ -1,4 +1,3 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { FilterQuery } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { badUserInput, isUuid } from '@phos/shared';
@@ -27,41 +26,44 @@ export class PatientService {
    * transaction. A redelivered event (its id recorded) or a user who already has a patient creates nothing.
    */
   async createFromEvent(event: UserRegisteredEvent): Promise<Patient | null> {
-    try {
-      return (await this.createFromEvents([event]))[0]?.patient ?? null;
-    } catch (error) {
-      // The same event, or another for the same user, committed at the same moment elsewhere.
-      if (error instanceof UniqueConstraintViolationException) return null;
-      throw error;
-    }
+    return (await this.createFromEvents([event]))[0]?.patient ?? null;
   }
 
   /**
-   * Applies a batch of UserRegistered events in one transaction, with a few statements whatever its size:
-   * events already recorded, and users who already have a patient, create nothing. Returns the patients
-   * created, each with its event. Throws UniqueConstraintViolationException when another replica committed
-   * one of them meanwhile (nothing is written then; apply the events one by one).
+   * Applies a batch of UserRegistered events in one transaction of three statements whatever its size:
+   * events already recorded, and users who already have a patient, create nothing (ON CONFLICT DO NOTHING,
+   * so a replica applying the same events at the same moment waits for ours and then skips them). Returns
+   * the patients created, each with its event.
    */
   async createFromEvents(events: UserRegisteredEvent[]): Promise<{ event: UserRegisteredEvent; patient: Patient }[]> {
     if (events.length === 0) return [];
     return this.orm.em.fork().transactional(async (em) => {
-      const recorded = await em.find(ProcessedEvent, { id: { $in: events.map((event) => event.id) } }, { fields: ['id'] });
-      const seen = new Set(recorded.map((event) => event.id));
-      const fresh = events.filter((event) => !seen.has(event.id) && seen.add(event.id));
-      if (fresh.length === 0) return [];
-      const existing = await em.find(Patient, { userId: { $in: fresh.map((event) => event.data.userId) } }, { fields: ['userId'] });
-      const withPatient = new Set(existing.map((patient) => patient.userId));
       const now = new Date();
-      const created: { event: UserRegisteredEvent; patient: Patient }[] = [];
-      for (const event of fresh) {
+      const byId = new Map(events.map((event) => [event.id, event]));
+      const recorded = (await em
+        .createQueryBuilder(ProcessedEvent)
+        .insert([...byId.keys()].map((id) => ({ id, processedAt: now })))
+        .onConflict('id')
+        .ignore()
+        .returning('id')
+        .execute('all')) as unknown as { id: string }[];
+      const byUser = new Map<string, { event: UserRegisteredEvent; patient: Patient }>();
+      for (const { id } of recorded) {
+        const event = byId.get(id)!;
         const { userId, email, firstName, lastName } = event.data;
-        if (withPatient.has(userId)) continue;
-        withPatient.add(userId);
-        created.push({ event, patient: Object.assign(new Patient(), { id: randomUUID(), userId, email, firstName, lastName, createdAt: now }) });
+        if (!byUser.has(userId)) byUser.set(userId, { event, patient: Object.assign(new Patient(), { id: randomUUID(), userId, email, firstName, lastName, createdAt: now }) });
       }
-      await em.insertMany(ProcessedEvent, fresh.map((event) => ({ id: event.id, processedAt: now })));
+      if (byUser.size === 0) return [];
+      const inserted = (await em
+        .createQueryBuilder(Patient)
+        .insert([...byUser.values()].map(({ patient }) => patient))
+        .onConflict('userId')
+        .ignore()
+        .returning('id')
+        .execute('all')) as unknown as { id: string }[];
+      const insertedIds = new Set(inserted.map(({ id }) => id));
+      const created = [...byUser.values()].filter(({ patient }) => insertedIds.has(patient.id));
       if (created.length) {
-        await em.insertMany(Patient, created.map(({ patient }) => patient));
         await em.insertMany(
           AuditEntry,
           created.map(({ event, patient }) => ({ id: randomUUID(), actorId: null, actorRole: 'SYSTEM', action: 'create' as const, patientId: patient.id, eventId: event.id, at: now })),

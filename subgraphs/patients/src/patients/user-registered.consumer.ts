@@ -83,8 +83,8 @@ export function consumeUserRegistered(options: {
         throw error;
       }
     },
-    // A backlog: one transaction for the whole read. Any failure (a poison event, a conflict with another
-    // replica, the database) hands the entries to `handle`, one by one.
+    // A backlog: one transaction for the whole read. Any failure (a poison event, the database) hands the
+    // entries to `handle`, one by one.
     handleBatch: async (entries) => {
       const events = entries.map((entry) => parseUserRegistered(entry.body));
       const spans = events.map(startSpan);
