@@ -167,6 +167,41 @@ it('dead-letters a poison event in a backlog and applies the rest of it', async 
   expect(letters.at(-1)!.reason).toMatch(/not JSON/);
 });
 
+it('gives each subscriber the shape it asked for when subscribers share an execution', async () => {
+  const other = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
+  try {
+    const same = collect(other, PATIENT_CREATED);
+    const narrow = collect(other, 'subscription { patientCreated { userId firstName } }');
+    const renamed = collect(other, 'subscription { patientCreated { who: userId } }');
+    await eventually(async () => ((await redis.call('pubsub', 'numsub', 'patients:patientcreated')) as [string, number])[1] >= 1 ? true : undefined);
+    // The three are live once a first event reaches them all.
+    let probe = event();
+    for (let tries = 0; tries < 20; tries++) {
+      await publish(probe);
+      const reached = await Promise.race([
+        Promise.all([same, narrow].map((c) => c.next((r) => r.data?.patientCreated.userId === probe.data.userId))).then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 500)),
+      ]);
+      if (reached) break;
+      probe = event();
+    }
+    const e = event();
+    await publish(e);
+    const [a, b, c] = await Promise.all([
+      same.next((r) => r.data?.patientCreated.userId === e.data.userId),
+      narrow.next((r) => r.data?.patientCreated.userId === e.data.userId),
+      renamed.next((r) => r.data?.patientCreated.who === e.data.userId),
+    ]);
+    expect(a.data!.patientCreated).toEqual({ id: expect.any(String), userId: e.data.userId, email: e.data.email });
+    expect(b.data!.patientCreated).toEqual({ userId: e.data.userId, firstName: 'Event' });
+    expect(c.data!.patientCreated).toEqual({ who: e.data.userId });
+    const mine = await arrived(e.data.userId);
+    expect(mine.data!.patientCreated).toEqual(a.data!.patientCreated);
+  } finally {
+    await other.dispose();
+  }
+});
+
 it('appends the contract body to the stream and announces it on the channel when a user registers', async () => {
   const listener = new RedisClient(server.url);
   try {

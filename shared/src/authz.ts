@@ -47,25 +47,40 @@ export function requireSelfOrStaff(context: CallerContext, userId: string): Call
 export function endAtExpiry<T>(source: AsyncIterator<T>, expiresAt: number | undefined): AsyncIterableIterator<T> {
   const iterable = source as AsyncIterableIterator<T>;
   if (expiresAt === undefined) return iterable;
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(
-      () => reject(clientError(ErrorCode.Unauthenticated, 'The token has expired: sign in again and resubscribe.')),
-      Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
-    );
-    timer.unref();
-  });
-  expired.catch(() => undefined);
+  let expired: unknown;
+  /** Rejects the read in progress, if any (no Promise.race: its reactions would pile up until expiry). */
+  let rejectRead: ((error: unknown) => void) | undefined;
   const release = async () => {
     clearTimeout(timer);
     await source.return?.();
   };
+  const timer = setTimeout(
+    () => {
+      expired = clientError(ErrorCode.Unauthenticated, 'The token has expired: sign in again and resubscribe.');
+      rejectRead?.(expired);
+      void release().catch(() => undefined);
+    },
+    Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1),
+  );
+  timer.unref();
   return {
-    next: () =>
-      Promise.race([source.next(), expired]).catch(async (error: unknown) => {
-        await release();
-        throw error;
-      }),
+    next: () => {
+      if (expired) return Promise.reject(expired);
+      return new Promise<IteratorResult<T>>((resolve, reject) => {
+        rejectRead = reject;
+        source.next().then(
+          (result) => {
+            rejectRead = undefined;
+            resolve(result);
+          },
+          (error: unknown) => {
+            rejectRead = undefined;
+            void release().catch(() => undefined);
+            reject(error);
+          },
+        );
+      });
+    },
     return: async (value?: unknown) => {
       await release();
       return { value: value as T, done: true };

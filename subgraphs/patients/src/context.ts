@@ -7,11 +7,6 @@ export interface Context {
   caller: Caller | null;
   /** Why the token sent was refused, when one was sent and refused. */
   tokenError?: string;
-  /**
-   * On a `patientCreated` subscription: the `traceparent` of the event being delivered (sent to the
-   * subscriber in the result's `extensions.traceparent`).
-   */
-  traceparent?: string;
   /** The request's batch loaders, created on first use. */
   loadPatient?: (id: string) => Promise<Patient | undefined>;
   loadPatientOfUser?: (userId: string) => Promise<Patient | undefined>;

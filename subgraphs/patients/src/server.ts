@@ -32,6 +32,8 @@ import { AuditEntrySchema } from './patients/audit-entry.entity';
 import { Migration20261128020000CreateAuditLog } from './migrations/Migration20261128020000CreateAuditLog';
 import { PatientSchema } from './patients/patient.entity';
 import { PATIENT_CREATED_TOPIC, createPatientResolvers, toMessage } from './patients/patient.resolvers';
+import type { PatientMessage } from './patients/patient.resolvers';
+import { createSharedSubscribe } from './patients/shared-execution';
 import { PatientService } from './patients/patient.service';
 import { PATIENTS_GROUP, consumeUserRegistered } from './patients/user-registered.consumer';
 
@@ -129,17 +131,19 @@ export async function start(config: Config, logger: Logger = createLogger('patie
               }
               const errors = validate(schema, document, [...specifiedRules, ...limitRules()]);
               if (errors.length) return errors;
-              // A context per operation: a subscription notes the traceparent of the event it is sending on it.
               const contextValue: Context = { ...(callers.get(ctx.extra) ?? { caller: null }) };
               return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
             },
             context: (ctx) => callers.get(ctx.extra) ?? { caller: null },
-            // Each patientCreated result carries the traceparent of the registration that created the patient.
-            onNext: (_ctx, _id, _payload, args, result) => {
-              const traceparent = (args.contextValue as Context | undefined)?.traceparent;
-              if (!traceparent) return undefined;
-              return { ...result, extensions: { ...result.extensions, traceparent } };
-            },
+            // Each event is executed once per distinct operation and role, not once per subscriber; its result
+            // carries the traceparent of the registration that created the patient.
+            subscribe: createSharedSubscribe({
+              audienceOf: (args) => (args.contextValue as Context).caller?.role ?? '',
+              extensionsOf: (event) => {
+                const traceparent = (event as PatientMessage | null)?.traceparent;
+                return traceparent ? { traceparent } : undefined;
+              },
+            }),
           },
           wsServer,
         );

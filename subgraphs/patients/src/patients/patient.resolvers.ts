@@ -4,7 +4,6 @@ import type { PubSubEngine } from 'graphql-subscriptions';
 import type { Resolvers } from '../generated/graphql';
 import { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
-import { noteTraceparents } from './traced-messages';
 
 /** Where new patients are announced; a Redis channel, so subscribers on every replica receive them. */
 export const PATIENT_CREATED_TOPIC = 'patients:patientcreated';
@@ -50,7 +49,7 @@ export function createPatientResolvers(patients: PatientService, pubsub: PubSubE
       patientCreated: {
         subscribe: (_parent, _args, context) => {
           const caller = requireStaff(context);
-          return endAtExpiry(noteTraceparents(pubsub.asyncIterableIterator<PatientMessage>(PATIENT_CREATED_TOPIC), context), caller.expiresAt);
+          return endAtExpiry(pubsub.asyncIterableIterator<PatientMessage>(PATIENT_CREATED_TOPIC), caller.expiresAt);
         },
         resolve: (message: PatientMessage) => fromMessage(message),
       },
