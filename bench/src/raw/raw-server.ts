@@ -3,9 +3,13 @@
  * - a plain `ws` server that speaks just enough graphql-ws (`connection_ack`; remembers `subscribe`d sockets)
  *   and broadcasts every message of the Redis channel `RAW_CHANNEL` to them as one `next` frame, built once;
  * - with `RAW_PG_URL` set, a raw pipeline in front of it: XREADGROUP on `RAW_STREAM` → INSERT into
- *   `bench_patients` → PUBLISH on `RAW_CHANNEL` → XACK, one entry at a time (as the patients consumer does).
+ *   `bench_patients` → PUBLISH on `RAW_CHANNEL` → XACK, one entry at a time (as the patients consumer does);
+ *   and `POST /register` (JSON `{ email, password }`): an argon2id hash with identity's parameters, then the
+ *   XADD, then the answer; the raw pipeline with a registration's unavoidable cost in front.
  */
+import { hash } from '@node-rs/argon2';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -15,10 +19,24 @@ const redisUrl = process.env.RAW_REDIS_URL!;
 const channel = process.env.RAW_CHANNEL ?? 'bench:raw:created';
 const stream = process.env.RAW_STREAM ?? 'bench:raw:events';
 const pgUrl = process.env.RAW_PG_URL;
+/** identity's hash parameters (subgraphs/identity/src/users/password.ts). */
+const PARAMETERS = { algorithm: 2 /* Argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 async function main() {
   const subscribed = new Set<WebSocket>();
-  const server = new WebSocketServer({ port, host: '127.0.0.1', perMessageDeflate: false });
+  let register: ((input: { email: string; password: string }) => Promise<void>) | undefined;
+  const http = createServer((request, response) => {
+    if (request.method !== 'POST' || request.url !== '/register' || !register) return void response.writeHead(404).end();
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      register!(JSON.parse(body) as { email: string; password: string }).then(
+        () => response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'),
+        (error: unknown) => response.writeHead(500).end((error as Error).message),
+      );
+    });
+  });
+  const server = new WebSocketServer({ server: http, perMessageDeflate: false });
   server.on('connection', (socket) => {
     socket.on('message', (data: WebSocket.RawData) => {
       const message = JSON.parse(data.toString()) as { type: string; id?: string };
@@ -29,7 +47,7 @@ async function main() {
     });
     socket.on('close', () => subscribed.delete(socket));
   });
-  await new Promise<void>((ready) => server.once('listening', () => ready()));
+  await new Promise<void>((ready) => http.listen(port, '127.0.0.1', () => ready()));
 
   const subscriber = new Redis(redisUrl);
   subscriber.on('message', (_channel: string, body: string) => {
@@ -45,6 +63,11 @@ async function main() {
     await pg.connect();
     await pg.query('CREATE TABLE IF NOT EXISTS bench_patients (LIKE patients INCLUDING ALL)');
     await commands.xgroup('CREATE', stream, 'raw', '$', 'MKSTREAM').catch(() => undefined);
+    register = async ({ email, password }) => {
+      await hash(password, PARAMETERS);
+      const body = JSON.stringify({ id: randomUUID(), data: { userId: randomUUID(), email, firstName: 'Live', lastName: 'Latency' } });
+      await commands.xadd(stream, '*', 'id', randomUUID(), 'type', 'UserRegistered', 'body', body);
+    };
     const loop = async () => {
       for (;;) {
         const result = (await reader.xreadgroup('GROUP', 'raw', 'raw-1', 'COUNT', 50, 'BLOCK', 1000, 'STREAMS', stream, '>')) as [string, [string, string[]][]][] | null;
