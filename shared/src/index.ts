@@ -1,6 +1,7 @@
 export * from './auth';
 export * from './authz';
 export * from './config';
+export * from './direct-subscription';
 export * from './errors';
 export * from './events/event-bus';
 export * from './events/redis-event-bus';

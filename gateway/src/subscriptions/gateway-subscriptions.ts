@@ -11,7 +11,7 @@ import type { SubscriptionStats } from './subscription-stats';
 import { createSupergraphSnapshot } from './supergraph-snapshot';
 import type { SupergraphSnapshot } from './supergraph-snapshot';
 import { UpstreamPool } from './upstream-pool';
-import { createGatewayWebSocketServer } from './websocket-server';
+import { createGatewayWebSocketServer, formatResult } from './websocket-server';
 import type { GatewayWebSocketServer, GatewayWebSocketServerOptions } from './websocket-server';
 
 export interface GatewaySubscriptionsOptions {
@@ -47,7 +47,8 @@ export function createGatewaySubscriptions(options: GatewaySubscriptionsOptions)
   let snapshot: SupergraphSnapshot | undefined;
   let wsServer: GatewayWebSocketServer | undefined;
   const pool = new UpstreamPool({ reconnectTimeoutMs: options.upstreamTimeoutMs, logger });
-  const hub = new SubscriptionHub({ pool, fetch: createSubgraphFetch(options.dataSourceFor), logger });
+  const formatError = createFormatError(logger, options.isProduction);
+  const hub = new SubscriptionHub({ pool, fetch: createSubgraphFetch(options.dataSourceFor), logger, formatResult: (result) => formatResult(result, formatError) });
 
   const stats = (): SubscriptionStats => ({
     clientSockets: wsServer?.clientSockets() ?? 0,
@@ -77,7 +78,7 @@ export function createGatewaySubscriptions(options: GatewaySubscriptionsOptions)
           if (response.body.kind === 'single') return response.body.singleResult;
           return { errors: [{ message: 'Incremental delivery (@defer, @stream) is not available over WebSockets.' }] };
         },
-        formatError: createFormatError(logger, options.isProduction),
+        formatError,
         connectionInitWaitTimeoutMs: options.connectionInitWaitTimeoutMs,
         authenticate: options.authenticate,
         allowedOrigins: options.allowedOrigins,

@@ -1,9 +1,9 @@
 import { GraphQLError } from 'graphql';
 import type { ExecutionResult, FormattedExecutionResult } from 'graphql';
-import { parseTraceparent } from '@phos/shared';
+import { DirectSubscription, parseTraceparent, serializeResult } from '@phos/shared';
 import type { Logger } from '@phos/shared';
 import { createHash } from 'node:crypto';
-import { EventQueue } from './event-queue';
+import type WebSocket from 'ws';
 import { executePlan, subgraphError } from './plan-executor';
 import type { ResultObject, SubgraphFetch } from './plan-executor';
 import { shapeResult } from './result-shaper';
@@ -18,8 +18,8 @@ export interface SubscriptionHubOptions {
   /** Entity fetches made for each event, with the subscriber's authorization. */
   fetch: CallerFetch;
   logger: Logger;
-  /** Events held for a slow client before its subscription ends with an error. Default 1000. */
-  maxBufferedEventsPerClient?: number;
+  /** A result as clients receive it (errors formatted as over HTTP). */
+  formatResult: (result: ExecutionResult) => FormattedExecutionResult;
 }
 
 /** A client's subscription request, validated. */
@@ -31,14 +31,17 @@ export interface SubscriptionRequest {
   readonly coercedVariables: Readonly<Record<string, unknown>>;
   /** The client's `Authorization` (from `connection_init`), forwarded to every subgraph. */
   readonly authorization: string | undefined;
+  /** Where the client's `next` messages go: its socket, and the id it gave the subscription. */
+  readonly socket: WebSocket;
+  readonly id: string;
 }
 
 /**
  * Subscriptions with the same operation, variables and authorization share one upstream subscription; each
- * event is completed (entity fetches) and shaped once, then delivered to all of them.
+ * event is completed (entity fetches), shaped and serialized once, then written to each client's socket.
  */
 class SharedSubscription {
-  readonly clients = new Set<EventQueue<ExecutionResult>>();
+  readonly clients = new Set<DirectSubscription>();
   private release: (() => void) | undefined;
   /** Events are completed one after another, so clients see them in the order the subgraph sent them. */
   private pending: Promise<void> = Promise.resolve();
@@ -72,7 +75,7 @@ class SharedSubscription {
   }
 
   /** Removes a client; the last one out ends the upstream subscription. */
-  leave(client: EventQueue<ExecutionResult>): void {
+  leave(client: DirectSubscription): void {
     if (!this.clients.delete(client) || this.clients.size > 0) return;
     this.onEnded(this);
     this.release?.();
@@ -93,8 +96,8 @@ class SharedSubscription {
     if (data && rest) {
       errors.push(...(await executePlan(rest, data, { supergraphSchema: prepared.snapshot.supergraphSchema, fetch: this.fetch, variables, coercedVariables })));
     }
-    const result = shapeResult(prepared, data, variables, errors);
-    for (const client of this.clients) client.push(result);
+    const payload = serializeResult(this.options.formatResult(shapeResult(prepared, data, variables, errors)));
+    for (const client of this.clients) client.sendSerialized(payload);
     // The subgraph names the trace of the work behind the event (a registration): one line joins it to that trace.
     const traceId = parseTraceparent((upstream.extensions as { traceparent?: string } | undefined)?.traceparent)?.traceId;
     if (traceId) {
@@ -122,8 +125,11 @@ export class SubscriptionHub {
 
   constructor(private readonly options: SubscriptionHubOptions) {}
 
-  /** The events of one client subscription; `return()` on it (client `complete` or disconnect) ends it. */
-  subscribe(request: SubscriptionRequest): AsyncIterableIterator<ExecutionResult> {
+  /**
+   * One client subscription: its events go straight to its socket; graphql-ws reads the iterator returned,
+   * which ends with the subscription, and `return()`s it on the client's `complete` or disconnect.
+   */
+  subscribe(request: SubscriptionRequest): AsyncIterableIterator<never> {
     const key = sharingKey(request);
     let shared = this.shared.get(key);
     const isNew = !shared;
@@ -134,7 +140,7 @@ export class SubscriptionHub {
       this.shared.set(key, shared);
     }
     const owner = shared;
-    const client = new EventQueue<ExecutionResult>(() => owner.leave(client), this.options.maxBufferedEventsPerClient);
+    const client: DirectSubscription = new DirectSubscription(request.socket, request.id, () => owner.leave(client));
     owner.clients.add(client);
     if (isNew) {
       try {

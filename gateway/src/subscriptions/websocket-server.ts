@@ -7,6 +7,7 @@ import type { CallerContext, Logger } from '@phos/shared';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
+import type WebSocket from 'ws';
 import type { GatewayContext } from '../context';
 import type { SubscriptionHub } from './subscription-hub';
 import type { PreparedOperation, SupergraphSnapshot } from './supergraph-snapshot';
@@ -65,6 +66,9 @@ interface OperationContext extends GatewayContext {
   payload: SubscribePayload;
   /** When the caller's token expires: the subscription ends then with UNAUTHENTICATED. */
   expiresAt?: number;
+  /** The client's socket and the subscription's id: the hub writes `next` messages there itself. */
+  socket: WebSocket;
+  id: string;
 }
 
 /** The root field of a prepared subscription (validation allows exactly one). */
@@ -114,7 +118,7 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         return true;
       },
       onClose: (_ctx, code) => logger.debug({ code }, 'WebSocket client closed'),
-      onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+      onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const snapshot = options.snapshot();
         if (!snapshot) return [new GraphQLError('The gateway has not loaded its supergraph yet; try again shortly.')];
         if (Object.keys(ctx.subscriptions).length >= maxSubscriptions) {
@@ -136,7 +140,8 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         if (coerced.errors) return coerced.errors;
         const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
         const ip = (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress;
-        const contextValue: OperationContext = { authorization, ip, prepared, payload, expiresAt: caller.caller?.expiresAt };
+        const socket = (ctx.extra as { socket: WebSocket }).socket;
+        const contextValue: OperationContext = { authorization, ip, prepared, payload, expiresAt: caller.caller?.expiresAt, socket, id };
         return {
           schema: snapshot.apiSchema,
           document: prepared.document,
@@ -146,13 +151,15 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         };
       },
       subscribe: (args) => {
-        const { prepared, payload, authorization, expiresAt } = args.contextValue as OperationContext;
+        const { prepared, payload, authorization, expiresAt, socket, id } = args.contextValue as OperationContext;
         if (!prepared.plan) throw new Error('Only subscriptions are planned for the subscription hub.');
         return endAtExpiry(options.hub.subscribe({
           prepared: prepared as PreparedOperation & { plan: NonNullable<PreparedOperation['plan']> },
           variables: payload.variables ?? {},
           coercedVariables: args.variableValues ?? {},
           authorization,
+          socket,
+          id,
         }), expiresAt);
       },
       execute: async (args) => {
@@ -181,7 +188,7 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
 }
 
 /** A result as sent: GraphQLErrors (from subscriptions) formatted; already formatted ones kept. */
-function formatResult(
+export function formatResult(
   result: ExecutionResult | FormattedExecutionResult,
   formatError: GatewayWebSocketServerOptions['formatError'],
 ): FormattedExecutionResult {

@@ -86,7 +86,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     metrics.gauge('phos_events_consumer_pending', 'Events delivered to the patients group and not yet acknowledged.', async () => (await consumer.stats()).pending);
     metrics.gauge('phos_events_dead_letters', 'Events in the dead-letter stream.', async () => (await consumer.stats()).deadLetters);
 
-    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, pubsub) };
+    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients) };
     const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'patients.graphql'), 'utf8'));
     const schema = buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]);
 
@@ -119,7 +119,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
               return true;
             },
             // The same limits as over HTTP: tokens at parse time, then depth, aliases and cost.
-            onSubscribe: (ctx, _id, payload) => {
+            onSubscribe: (ctx, id, payload) => {
               if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
                 return [new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
               }
@@ -131,13 +131,16 @@ export async function start(config: Config, logger: Logger = createLogger('patie
               }
               const errors = validate(schema, document, [...specifiedRules, ...limitRules()]);
               if (errors.length) return errors;
-              const contextValue: Context = { ...(callers.get(ctx.extra) ?? { caller: null }) };
+              const contextValue: Context = { ...(callers.get(ctx.extra) ?? { caller: null }), delivery: { socket: ctx.extra.socket, id } };
               return { schema, document, operationName: payload.operationName, variableValues: payload.variables, contextValue };
             },
             context: (ctx) => callers.get(ctx.extra) ?? { caller: null },
             // Each event is executed once per distinct operation and role, not once per subscriber; its result
             // carries the traceparent of the registration that created the patient.
             subscribe: createSharedSubscribe({
+              pubsub,
+              logger,
+              deliveryOf: (args) => (args.contextValue as Context).delivery,
               audienceOf: (args) => (args.contextValue as Context).caller?.role ?? '',
               extensionsOf: (event) => {
                 const traceparent = (event as PatientMessage | null)?.traceparent;

@@ -1,9 +1,9 @@
-import { createBatchLoader, endAtExpiry, requireUuid, forbidden, isStaff, requireCaller, requireSelfOrStaff, requireStaff } from '@phos/shared';
+import { createBatchLoader, requireUuid, forbidden, isStaff, requireCaller, requireSelfOrStaff, requireStaff } from '@phos/shared';
 import type { Context } from '../context';
-import type { PubSubEngine } from 'graphql-subscriptions';
 import type { Resolvers } from '../generated/graphql';
 import { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
+import { SharedTopic } from './shared-execution';
 
 /** Where new patients are announced; a Redis channel, so subscribers on every replica receive them. */
 export const PATIENT_CREATED_TOPIC = 'patients:patientcreated';
@@ -22,7 +22,7 @@ export function fromMessage(message: PatientMessage): Patient {
   return Object.assign(new Patient(), { ...patient, createdAt: new Date(message.createdAt) });
 }
 
-export function createPatientResolvers(patients: PatientService, pubsub: PubSubEngine): Resolvers {
+export function createPatientResolvers(patients: PatientService): Resolvers {
   /** A PATIENT reads only their own record (any other id, existing or not, is FORBIDDEN); staff read any. */
   const readPatient = async (context: Context, id: string): Promise<Patient | null> => {
     const caller = requireCaller(context);
@@ -49,7 +49,8 @@ export function createPatientResolvers(patients: PatientService, pubsub: PubSubE
       patientCreated: {
         subscribe: (_parent, _args, context) => {
           const caller = requireStaff(context);
-          return endAtExpiry(pubsub.asyncIterableIterator<PatientMessage>(PATIENT_CREATED_TOPIC), caller.expiresAt);
+          // Served by the shared subscribe (server.ts): one execution per event for all alike subscribers.
+          return new SharedTopic(PATIENT_CREATED_TOPIC, caller.expiresAt);
         },
         resolve: (message: PatientMessage) => fromMessage(message),
       },

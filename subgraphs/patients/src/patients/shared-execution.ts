@@ -1,7 +1,37 @@
 import { createSourceEventStream, execute, print } from 'graphql';
 import type { ExecutionArgs, ExecutionResult } from 'graphql';
+import type { PubSubEngine } from 'graphql-subscriptions';
+import { DirectSubscription, endAtExpiry, serializeResult } from '@phos/shared';
+import type { Logger } from '@phos/shared';
+import type WebSocket from 'ws';
+
+/**
+ * What a subscription field's `subscribe` resolver returns to be served by {@link createSharedSubscribe}: the
+ * pubsub topic of its events, once the resolver has checked the caller's access. (It is async-iterable only so
+ * that graphql-js accepts it; the shared subscribe reads the topic itself.)
+ */
+export class SharedTopic implements AsyncIterable<never> {
+  constructor(
+    readonly topic: string,
+    /** When the caller's token expires: the subscription ends then with UNAUTHENTICATED. */
+    readonly expiresAt: number | undefined,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<never> {
+    throw new Error('A SharedTopic is served by createSharedSubscribe, not iterated.');
+  }
+}
+
+/** Where a graphql-ws subscription's `next` messages go: set on the operation's context by `onSubscribe`. */
+export interface Delivery {
+  socket: WebSocket;
+  id: string;
+}
 
 export interface SharedSubscribeOptions {
+  pubsub: PubSubEngine;
+  /** The subscription's socket and id, from the operation's context. */
+  deliveryOf: (args: ExecutionArgs) => Delivery | undefined;
   /**
    * What, besides the operation and its variables, a result may depend on (the caller's role, say): results
    * are shared only between subscribers with the same answer. Never the caller's identity.
@@ -9,59 +39,116 @@ export interface SharedSubscribeOptions {
   audienceOf: (args: ExecutionArgs) => string;
   /** `extensions` to send with an event's result (its `traceparent`, say), read from the event. */
   extensionsOf?: (event: unknown) => Record<string, unknown> | undefined;
+  logger: Logger;
 }
 
 /**
- * graphql-ws's `subscribe`, executing each event once per distinct operation rather than once per subscriber.
- * Each subscriber subscribes with its own context, so the field's `subscribe` resolver checks its access and
- * ends it at its token's expiry, as usual. An event's result is then computed once and handed to every
- * subscriber with the same operation, variables and audience: the pubsub hands every subscriber the same
- * event object, which keys the cache (and lets it go with the event).
+ * graphql-ws's `subscribe`, serving each event once per distinct operation rather than once per subscriber.
+ * Each subscriber still subscribes with its own context, so the field's `subscribe` resolver checks its access
+ * (and reads its token's expiry). When that resolver returns a {@link SharedTopic}, the subscriber joins the
+ * group of subscribers with the same topic, operation, variables and audience: the group listens to the topic
+ * once, executes each event once, serializes the result once and writes one frame per subscriber straight to
+ * its socket.
  */
 export function createSharedSubscribe(options: SharedSubscribeOptions) {
-  const results = new WeakMap<object, Map<string, Promise<ExecutionResult>>>();
+  const groups = new Map<string, TopicGroup>();
   const printed = new WeakMap<object, string>();
 
-  const run = async (args: ExecutionArgs, event: unknown): Promise<ExecutionResult> => {
-    const result = await execute({ ...args, rootValue: event });
-    const extensions = options.extensionsOf?.(event);
-    return extensions ? { ...result, extensions: { ...result.extensions, ...extensions } } : result;
-  };
-
   return async (args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> => {
-    const stream = await createSourceEventStream(args);
-    if (!isAsyncIterator(stream)) return stream as ExecutionResult;
-    const source = stream;
+    const source = await createSourceEventStream(args);
+    const delivery = options.deliveryOf(args);
+    if (!(source instanceof SharedTopic) || !delivery) {
+      if (source instanceof SharedTopic) throw new Error('A shared subscription needs its socket and id on the context.');
+      if (!isAsyncIterator(source)) return source as ExecutionResult;
+      return mapEvents(source, (event) => execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>);
+    }
     let document = printed.get(args.document);
     if (document === undefined) printed.set(args.document, (document = print(args.document)));
-    const key = JSON.stringify([document, args.operationName ?? null, args.variableValues ?? {}, options.audienceOf(args)]);
-    const resultOf = (event: unknown): Promise<ExecutionResult> => {
-      if (typeof event !== 'object' || event === null) return run(args, event);
-      let byOperation = results.get(event);
-      if (!byOperation) results.set(event, (byOperation = new Map()));
-      let result = byOperation.get(key);
-      if (!result) byOperation.set(key, (result = run(args, event)));
-      return result;
-    };
-    const mapped: AsyncIterableIterator<ExecutionResult> = {
-      async next() {
-        const item = await source.next();
-        return item.done ? item : { done: false, value: await resultOf(item.value) };
-      },
-      async return() {
-        await source.return?.();
-        return { done: true, value: undefined };
-      },
-      async throw(error?: unknown) {
-        await source.return?.();
-        throw error;
-      },
-      [Symbol.asyncIterator]() {
-        return mapped;
-      },
-    };
-    return mapped;
+    const key = JSON.stringify([source.topic, document, args.operationName ?? null, args.variableValues ?? {}, options.audienceOf(args)]);
+    let group = groups.get(key);
+    if (!group) {
+      const created: TopicGroup = new TopicGroup(source.topic, args, options, () => groups.get(key) === created && groups.delete(key));
+      groups.set(key, (group = created));
+    }
+    const owner = group;
+    const subscription: DirectSubscription = new DirectSubscription(delivery.socket, delivery.id, () => owner.leave(subscription));
+    await owner.join(subscription);
+    // It yields nothing (its events go straight to the socket), so it fits any result type.
+    return endAtExpiry(subscription, source.expiresAt) as AsyncIterableIterator<ExecutionResult>;
   };
+}
+
+/** Subscribers of one topic with the same operation, variables and audience: one listener, one execution per event. */
+class TopicGroup {
+  private readonly members = new Set<DirectSubscription>();
+  private listening: Promise<number> | undefined;
+  /** Events are executed one after another, so subscribers see them in the order they were published. */
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly topic: string,
+    /** The first subscriber's: the result depends only on what the group's key holds. */
+    private readonly args: ExecutionArgs,
+    private readonly options: SharedSubscribeOptions,
+    private readonly onEmpty: () => void,
+  ) {}
+
+  async join(member: DirectSubscription): Promise<void> {
+    this.members.add(member);
+    this.listening ??= this.options.pubsub.subscribe(this.topic, (event: unknown) => this.enqueue(event), {});
+    try {
+      await this.listening;
+    } catch (error) {
+      this.members.delete(member);
+      this.listening = undefined;
+      if (this.members.size === 0) this.onEmpty();
+      throw error;
+    }
+  }
+
+  leave(member: DirectSubscription): void {
+    if (!this.members.delete(member) || this.members.size > 0) return;
+    this.onEmpty();
+    const listening = this.listening;
+    this.listening = undefined;
+    void listening?.then((id) => this.options.pubsub.unsubscribe(id)).catch(() => undefined);
+  }
+
+  private enqueue(event: unknown): void {
+    this.pending = this.pending
+      .then(() => this.deliver(event))
+      .catch((error: unknown) => this.options.logger.error({ err: error, topic: this.topic }, 'Delivering a subscription event failed'));
+  }
+
+  private async deliver(event: unknown): Promise<void> {
+    if (this.members.size === 0) return;
+    const result = await execute({ ...this.args, rootValue: event });
+    const extensions = this.options.extensionsOf?.(event);
+    const payload = serializeResult(extensions ? { ...result, extensions: { ...result.extensions, ...extensions } } : result);
+    for (const member of this.members) member.sendSerialized(payload);
+  }
+}
+
+/** Maps a source's events through `map`, passing `return` and `throw` on (what graphql-js's subscribe does). */
+function mapEvents<T, U>(source: AsyncIterator<T>, map: (event: T) => Promise<U> | U): AsyncIterableIterator<U> {
+  const mapped: AsyncIterableIterator<U> = {
+    async next() {
+      const item = await source.next();
+      return item.done ? { done: true, value: undefined } : { done: false, value: await map(item.value) };
+    },
+    async return() {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(error?: unknown) {
+      await source.return?.();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return mapped;
+    },
+  };
+  return mapped;
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
