@@ -49,7 +49,8 @@ class SharedSubscription {
 
   constructor(
     readonly key: string,
-    private readonly request: SubscriptionRequest,
+    /** The first client's request, without its socket and id: it outlives that client. */
+    private readonly request: Omit<SubscriptionRequest, 'socket' | 'id'>,
     private readonly options: SubscriptionHubOptions,
     private readonly onEnded: (shared: SharedSubscription) => void,
   ) {
@@ -134,7 +135,8 @@ export class SubscriptionHub {
     let shared = this.shared.get(key);
     const isNew = !shared;
     if (!shared) {
-      shared = new SharedSubscription(key, request, this.options, (ended) => {
+      const { socket: _socket, id: _id, ...shareable } = request;
+      shared = new SharedSubscription(key, shareable, this.options, (ended) => {
         if (this.shared.get(ended.key) === ended) this.shared.delete(ended.key);
       });
       this.shared.set(key, shared);

@@ -67,7 +67,9 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
     const key = JSON.stringify([source.topic, document, args.operationName ?? null, args.variableValues ?? {}, options.audienceOf(args)]);
     let group = groups.get(key);
     if (!group) {
-      const created: TopicGroup = new TopicGroup(source.topic, args, options, () => groups.get(key) === created && groups.delete(key));
+      // The group outlives its first subscriber: it keeps that subscriber's arguments, not its socket.
+      const shared: ExecutionArgs = { ...args, contextValue: { ...(args.contextValue as object), delivery: undefined } };
+      const created: TopicGroup = new TopicGroup(source.topic, shared, options, () => groups.get(key) === created && groups.delete(key));
       groups.set(key, (group = created));
     }
     const owner = group;
