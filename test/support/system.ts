@@ -9,7 +9,11 @@ import { createDatabases } from './databases';
 import { REGISTER, gql, registration } from './graphql';
 import type { DatabaseKind, TestDatabases } from './databases';
 
-export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The suites' Redis: database 15 of the local one unless REDIS_URL says otherwise, so that their streams and
+ * rate-limit counters never reach what `npm start` keeps in database 0.
+ */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 /** The suites' token signing key (Ed25519): identity signs with it, tests forge tokens with it. */
 export const TEST_PRIVATE_KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
