@@ -4,7 +4,8 @@
  * trace id of the `traceparent` it was sent with.
  */
 import type { Redis } from 'ioredis';
-import { createLogger } from '@phos/shared';
+import { randomUUID } from 'node:crypto';
+import { USER_REGISTERED_CHANNEL, createLogger, createUserRegisteredEvent } from '@phos/shared';
 import { REGISTER, collect, gql, registration, wsClient } from './support/graphql';
 import { eventually, redisClient, waitForSubscribers } from './support/redis';
 import { startSystem } from './support/system';
@@ -134,6 +135,23 @@ describe('metrics and traces', () => {
     } finally {
       await client.dispose();
     }
+  });
+
+  test("the consumer's dead-letter line carries the trace id of the event's traceparent", async () => {
+    const traceId = 'a3ce929d0e0e47364bf92f3577b34da6';
+    const event = createUserRegisteredEvent({
+      userId: randomUUID(),
+      email: `trace-${randomUUID()}@example.org`,
+      role: 'Patient',
+      firstName: 'Trace',
+      lastName: 'Test',
+      registeredAt: new Date().toISOString(),
+      metadata: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+    });
+    // A version no reader knows: dead-lettered at once.
+    await redis.xadd(USER_REGISTERED_CHANNEL, '*', 'id', event.id, 'body', JSON.stringify({ ...event, version: 99 }));
+    const line = await eventually(async () => lines.find((l) => l.service === 'patients' && l.msg === 'Moved an event to the dead-letter stream' && l.eventId === event.id), 10_000, 'the dead-letter line');
+    expect(line.traceId).toBe(traceId);
   });
 
   test('a request without a valid traceparent starts a trace of its own', async () => {

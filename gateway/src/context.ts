@@ -8,4 +8,6 @@ export interface GatewayContext {
   ip?: string;
   /** The request's span (the tracing plugin sets it): subgraph fetches carry its `traceparent`. */
   trace?: Span;
+  /** A `traceparent` to send as it is, when there is no span: a subscription event's, for its entity fetches. */
+  traceparent?: string;
 }

@@ -5,11 +5,12 @@ import { StartupError } from './process';
 
 export type { Redis };
 
-/** One process's Redis connections: a command connection and a subscriber (SUBSCRIBE blocks its connection). */
+/** One process's Redis connections: a command connection and, if asked for, a subscriber (SUBSCRIBE blocks its connection). */
 export interface RedisConnections {
   readonly publisher: Redis;
-  readonly subscriber: Redis;
-  /** Resolves when both connections answer; rejects otherwise (for `/readyz`). */
+  /** Only when connected with `subscriber: true` (services that listen to channels). */
+  readonly subscriber?: Redis;
+  /** Resolves when every connection answers; rejects otherwise (for `/readyz`). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -38,17 +39,17 @@ function createClient(url: string, name: string, logger: Logger): Redis {
 }
 
 /**
- * Opens both connections. Throws {@link StartupError} naming `REDIS_URL` when Redis does not answer, after
- * closing whatever it opened.
+ * Opens the command connection, and the subscriber connection when `options.subscriber` is set. Throws
+ * {@link StartupError} naming `REDIS_URL` when Redis does not answer, after closing whatever it opened.
  */
-export async function connectRedis(url: string, name: string, logger: Logger): Promise<RedisConnections> {
+export async function connectRedis(url: string, name: string, logger: Logger, options: { subscriber?: boolean } = {}): Promise<RedisConnections> {
   const publisher = createClient(url, `${name}:publisher`, logger);
-  const subscriber = createClient(url, `${name}:subscriber`, logger);
+  const subscriber = options.subscriber ? createClient(url, `${name}:subscriber`, logger) : undefined;
   try {
-    await Promise.all([publisher.connect(), subscriber.connect()]);
+    await Promise.all([publisher.connect(), subscriber?.connect()]);
   } catch (error) {
     publisher.disconnect();
-    subscriber.disconnect();
+    subscriber?.disconnect();
     const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
     throw new StartupError(
       `cannot reach Redis at REDIS_URL=${safeUrl} (${(error as Error).message}). Start Redis (for example \`redis-server\`) or set REDIS_URL.`,
@@ -58,10 +59,10 @@ export async function connectRedis(url: string, name: string, logger: Logger): P
     publisher,
     subscriber,
     async ping() {
-      await Promise.all([publisher.ping(), subscriber.status === 'ready' ? Promise.resolve() : Promise.reject(new Error('subscriber not ready'))]);
+      await Promise.all([publisher.ping(), !subscriber || subscriber.status === 'ready' ? Promise.resolve() : Promise.reject(new Error('subscriber not ready'))]);
     },
     async close() {
-      await Promise.all([publisher.quit().catch(() => publisher.disconnect()), subscriber.quit().catch(() => subscriber.disconnect())]);
+      await Promise.all([publisher.quit().catch(() => publisher.disconnect()), subscriber?.quit().catch(() => subscriber.disconnect())]);
     },
   };
 }
@@ -71,5 +72,6 @@ export async function connectRedis(url: string, name: string, logger: Logger): P
  * process's two connections; payloads travel as JSON.
  */
 export function createGraphQLPubSub(redis: RedisConnections): RedisPubSub {
+  if (!redis.subscriber) throw new Error('A GraphQL PubSub needs the subscriber connection: connectRedis(…, { subscriber: true }).');
   return new RedisPubSub({ publisher: redis.publisher, subscriber: redis.subscriber });
 }

@@ -13,11 +13,11 @@ export type DataSourceFor = (serviceName: string, url: string) => GraphQLDataSou
 
 /**
  * Entity fetches for subscription events through the gateway's own data sources, so they send what queries
- * send: the caller's `Authorization` header (from `connection_init`) among it.
+ * send: the caller's `Authorization` header (from `connection_init`) among it, and the event's `traceparent`.
  */
 export function createSubgraphFetch(dataSourceFor: DataSourceFor): CallerFetch {
-  return (prepared, authorization) => {
-    const context: GatewayContext = { authorization };
+  return (prepared, authorization, traceparent) => {
+    const context: GatewayContext = { authorization, ...(traceparent ? { traceparent } : {}) };
     // An event has no HTTP request of its own. Data sources read only `overallCachePolicy` (cache hints,
     // which do not apply to events) from the incoming request context; this one has none.
     const incomingRequestContext = { context, request: {} } as unknown as IncomingOperation['incomingRequestContext'];

@@ -10,8 +10,8 @@ import { shapeResult } from './result-shaper';
 import type { PreparedOperation, SubscriptionPlan } from './supergraph-snapshot';
 import type { UpstreamPool } from './upstream-pool';
 
-/** Runs one fetch of a plan against a subgraph of a snapshot, as the given caller. */
-export type CallerFetch = (prepared: PreparedOperation, authorization: string | undefined) => SubgraphFetch;
+/** Runs one fetch of a plan against a subgraph of a snapshot, as the given caller, within the given trace. */
+export type CallerFetch = (prepared: PreparedOperation, authorization: string | undefined, traceparent?: string) => SubgraphFetch;
 
 export interface SubscriptionHubOptions {
   pool: UpstreamPool;
@@ -94,13 +94,17 @@ class SharedSubscription {
     const { serviceName, rest } = prepared.plan;
     const data = (upstream.data ?? null) as ResultObject | null;
     const errors = (upstream.errors ?? []).map((error) => subgraphError(error, serviceName, (path) => (path ? [...path] : undefined)));
+    // The subgraph names the trace of the work behind the event (a registration): entity fetches join it.
+    const sent = (upstream.extensions as { traceparent?: string } | undefined)?.traceparent;
+    const traceId = parseTraceparent(sent)?.traceId;
+    const traceparent = traceId ? sent : undefined;
     if (data && rest) {
-      errors.push(...(await executePlan(rest, data, { supergraphSchema: prepared.snapshot.supergraphSchema, fetch: this.fetch, variables, coercedVariables })));
+      const fetch = traceparent ? this.options.fetch(prepared, this.request.authorization, traceparent) : this.fetch;
+      errors.push(...(await executePlan(rest, data, { supergraphSchema: prepared.snapshot.supergraphSchema, fetch, variables, coercedVariables })));
     }
     const payload = serializeResult(this.options.formatResult(shapeResult(prepared, data, variables, errors)));
     for (const client of this.clients) client.sendSerialized(payload);
-    // The subgraph names the trace of the work behind the event (a registration): one line joins it to that trace.
-    const traceId = parseTraceparent((upstream.extensions as { traceparent?: string } | undefined)?.traceparent)?.traceId;
+    // One line joins the delivery to that trace.
     if (traceId) {
       this.options.logger.info({ traceId, subgraph: serviceName, operation: prepared.operationName, clients: this.clients.size }, 'Delivered a subscription event');
     }

@@ -68,6 +68,8 @@ export interface ConsumeOptions {
   batchSize?: number;
   /** Told of each entry's outcome (for metrics). Its callbacks must not throw. */
   observer?: ConsumerObserver;
+  /** The trace id an entry belongs to, for the consumer's own log lines (retries, dead letters). Must not throw. */
+  traceIdOf?: (entry: StreamEntry) => string | undefined;
 }
 
 /** Callbacks for the outcomes of a consumer's entries. */

@@ -55,7 +55,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
       .xack(stream, group, entry.streamId)
       .exec();
     observer.onDeadLettered?.(entry);
-    logger.warn({ eventId: entry.eventId, streamId: entry.streamId, deliveries: entry.deliveries, reason }, 'Moved an event to the dead-letter stream');
+    logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, streamId: entry.streamId, deliveries: entry.deliveries, reason }, 'Moved an event to the dead-letter stream');
   };
 
   /** Handles one entry to its end: acknowledged, dead-lettered, or left pending because we are stopping. */
@@ -74,13 +74,13 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
         if (error instanceof TransientEventError) {
           outage += 1;
           observer.onRetried?.(entry);
-          if (outage === 1) logger.warn({ eventId: entry.eventId, reason: error.message }, 'A dependency is down; retrying the event until it is back');
+          if (outage === 1) logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, reason: error.message }, 'A dependency is down; retrying the event until it is back');
           await pause(backoffMs(outage, retryBaseMs, maxRetryDelayMs));
           continue;
         }
         if (entry.deliveries >= maxDeliveries) return deadLetter(entry, `failed ${entry.deliveries} deliveries: ${(error as Error).message}`);
         observer.onRetried?.(entry);
-        logger.warn({ eventId: entry.eventId, deliveries: entry.deliveries, err: { message: (error as Error).message } }, 'Event handling failed; retrying');
+        logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, deliveries: entry.deliveries, err: { message: (error as Error).message } }, 'Event handling failed; retrying');
         await pause(backoffMs(entry.deliveries, retryBaseMs, maxRetryDelayMs));
         entry.deliveries += 1;
       }

@@ -49,7 +49,7 @@ export interface PatientsService extends RunningService {
  * graphql-ws. Startable on port 0.
  */
 export async function start(config: Config, logger: Logger = createLogger('patients', config.logLevel)): Promise<PatientsService> {
-  const redis = await connectRedis(config.redisUrl, 'patients', logger);
+  const redis = await connectRedis(config.redisUrl, 'patients', logger, { subscriber: true });
   const cleanups: (() => Promise<unknown>)[] = [() => redis.close()];
   const cleanup = async () => {
     for (const close of cleanups.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'Cleanup failed'));

@@ -62,6 +62,14 @@ export function consumeUserRegistered(options: {
     claimIdleMs: config.claimIdleMs,
     retryBaseMs: config.retryBaseMs,
     observer: options.observer,
+    // The consumer's own lines (retries, dead letters) carry the trace of the registration, when it can be read.
+    traceIdOf: (entry) => {
+      try {
+        return parseTraceparent((JSON.parse(entry.body) as { data?: { metadata?: { traceparent?: unknown } } })?.data?.metadata?.traceparent as string | undefined)?.traceId;
+      } catch {
+        return undefined;
+      }
+    },
     handle: async (entry) => {
       const event = parseUserRegistered(entry.body);
       const span = startSpan(event);
