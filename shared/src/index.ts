@@ -9,6 +9,7 @@ export * from './events/redis-stream-consumer';
 export * from './events/redis-streams';
 export * from './events/user-registered';
 export * from './graphql';
+export * from './graphql-ws-server';
 export * from './health';
 export * from './http';
 export * from './limits';

@@ -1,8 +1,7 @@
 import { GraphQLError, Kind, getVariableValues } from 'graphql';
 import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
-import { ErrorCode, closeWebSockets, endAtExpiry, requireCaller, requireStaff } from '@phos/shared';
+import { ErrorCode, closeWebSockets, endAtExpiry, requireCaller, requireStaff, serveGraphQLWs } from '@phos/shared';
 import type { CallerContext, Logger } from '@phos/shared';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -81,7 +80,7 @@ function rootFieldOf(prepared: PreparedOperation): string {
  * graphql-ws (`graphql-transport-ws`) on the gateway's HTTP port. Subscriptions go to the {@link SubscriptionHub};
  * queries and mutations run through the gateway's Apollo Server exactly as over HTTP. Operations that fail to
  * parse or validate (or whose variables do not fit) are answered with an `error` message; graphql-ws's
- * `useServer` enforces the protocol's close codes (4400, 4401, 4408, 4409, 4429, ...).
+ * `makeServer` enforces the protocol's close codes (4400, 4401, 4408, 4409, 4429, ...).
  */
 export function createGatewayWebSocketServer(options: GatewayWebSocketServerOptions): GatewayWebSocketServer {
   const { logger } = options;
@@ -104,9 +103,8 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
   };
   options.server.on('upgrade', onUpgrade);
 
-  const handler = useServer<Record<string, unknown> | undefined>(
+  const handler = serveGraphQLWs<Record<string, unknown> | undefined>(
     {
-      isProd: options.isProduction,
       connectionInitWaitTimeout: options.connectionInitWaitTimeoutMs ?? 3000,
       onConnect: async (ctx) => {
         const header = ctx.connectionParams?.authorization;
@@ -174,7 +172,7 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => options.formatError(error.toJSON(), error)),
     },
     wsServer,
-    options.keepAliveMs,
+    { logger, isProduction: options.isProduction, keepAliveMs: options.keepAliveMs },
   );
 
   return {

@@ -1,5 +1,4 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { useServer } from 'graphql-ws/use/ws';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphQLError, parse, specifiedRules, validate } from 'graphql';
@@ -18,6 +17,7 @@ import {
   createServiceMetrics,
   createTracer,
   projectRoot,
+  serveGraphQLWs,
   USER_REGISTERED_CHANNEL,
 } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
@@ -106,7 +106,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
         const wsServer = new WebSocketServer({ server, path: '/graphql', maxPayload: 64 * 1024 });
         metrics.gauge('phos_websocket_connections', 'WebSocket (graphql-ws) connections open.', () => wsServer.clients.size);
         const callers = new WeakMap<object, Awaited<ReturnType<typeof callerFromAuthorization>>>();
-        const wsHandler = useServer<{ authorization?: unknown }>(
+        const wsHandler = serveGraphQLWs<{ authorization?: unknown }>(
           {
             schema,
             connectionInitWaitTimeout: 3000,
@@ -149,6 +149,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
             }),
           },
           wsServer,
+          { logger, isProduction: config.isProduction },
         );
         return async () => {
           logger.debug({ sockets: wsServer.clients.size }, 'Closing WebSockets');
