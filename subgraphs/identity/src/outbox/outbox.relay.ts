@@ -33,6 +33,8 @@ export class OutboxRelay {
   private loop?: Promise<void>;
   /** Publications of just-committed events still under way (awaited by stop). */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Whether the last immediate publication failed: one warning per outage, not one per event. */
+  private immediateFailing = false;
   private wake?: () => void;
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
@@ -66,9 +68,15 @@ export class OutboxRelay {
       .publish([{ id, type, body }])
       .then(() => this.orm.em.fork().nativeUpdate(OutboxEvent, { id, publishedAt: null }, { publishedAt: new Date() }))
       .then((marked) => {
+        this.immediateFailing = false;
         if (marked) this.options.onPublished?.(event);
       })
-      .catch((error: unknown) => this.logger.warn({ eventId: id, err: { message: (error as Error).message } }, 'Could not publish an event at once; the outbox relay will'))
+      .catch((error: unknown) => {
+        const log = { eventId: id, err: { message: (error as Error).message } };
+        if (this.immediateFailing) this.logger.debug(log, 'Could not publish an event at once; the outbox relay will');
+        else this.logger.warn(log, 'Could not publish an event at once; the outbox relay will');
+        this.immediateFailing = true;
+      })
       .finally(() => this.inFlight.delete(work));
     this.inFlight.add(work);
   }
