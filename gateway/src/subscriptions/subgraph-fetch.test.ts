@@ -21,7 +21,7 @@ it("sends an event's entity fetches with the caller's authorization and the even
   const contexts: GatewayContext[] = [];
   const dataSource = { process: async (options: { context: GatewayContext }) => (contexts.push(options.context), { data: { _entities: [] } }) };
   const fetch = createSubgraphFetch(() => dataSource as unknown as GraphQLDataSource<GatewayContext>)(prepared, 'Bearer t', TRACEPARENT);
-  await fetch('identity', { query: '{ _entities { __typename } }', variables: {} });
+  await fetch('identity', { query: '{ _entities { __typename } }', operationName: undefined, variables: {} });
   expect(contexts).toEqual([{ authorization: 'Bearer t', traceparent: TRACEPARENT }]);
   const headers = headersFor(contexts[0]!);
   expect(headers.get('authorization')).toBe('Bearer t');
@@ -31,6 +31,6 @@ it("sends an event's entity fetches with the caller's authorization and the even
 it('sends no traceparent for an event that carries none', async () => {
   const contexts: GatewayContext[] = [];
   const dataSource = { process: async (options: { context: GatewayContext }) => (contexts.push(options.context), { data: {} }) };
-  await createSubgraphFetch(() => dataSource as unknown as GraphQLDataSource<GatewayContext>)(prepared, undefined)('identity', { query: '{ a }', variables: {} });
+  await createSubgraphFetch(() => dataSource as unknown as GraphQLDataSource<GatewayContext>)(prepared, undefined)('identity', { query: '{ a }', operationName: undefined, variables: {} });
   expect(headersFor(contexts[0]!).get('traceparent')).toBeNull();
 });
