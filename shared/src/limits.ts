@@ -1,5 +1,5 @@
-import { GraphQLError, Kind } from 'graphql';
-import type { ASTVisitor, FragmentDefinitionNode, SelectionSetNode, ValidationContext, ValidationRule } from 'graphql';
+import { GraphQLError, Kind, getNamedType, isInterfaceType, isObjectType } from 'graphql';
+import type { ASTVisitor, FieldNode, FragmentDefinitionNode, GraphQLField, GraphQLNamedType, GraphQLSchema, SelectionSetNode, ValidationContext, ValidationRule } from 'graphql';
 
 /** The limits every operation must keep, over HTTP and WebSocket, at the gateway and at each subgraph. */
 export const QUERY_LIMITS = {
@@ -9,11 +9,29 @@ export const QUERY_LIMITS = {
   maxAliases: 15,
   /** Lexical tokens in one document (enforced by the parser). */
   maxTokens: 1000,
-  /** Estimated work: each field costs 1, times the page size (`first`, default 20) of the lists above it. */
+  /** Estimated work: each field costs 1, times the page sizes of the lists above it (see {@link pageSizeOf}). */
   maxCost: 5000,
 } as const;
 
+/** The page size of a `first` argument without a default. */
 const DEFAULT_PAGE = 20;
+/** A `first` given by a variable counts as the largest page any field allows (`patients` allows 100). */
+const VARIABLE_PAGE = 100;
+
+/**
+ * What a field multiplies the cost of its selection by: for a field with a `first` argument, the literal page
+ * size asked for, else {@link VARIABLE_PAGE} when a variable gives it, else the argument's default (from the
+ * schema, so every paged field counts, asked for with `first` or not); 1 for any other field. Lists inside a
+ * page (`edges`) are bounded by it and count once.
+ */
+function pageSizeOf(node: FieldNode, field: GraphQLField<unknown, unknown> | undefined): number {
+  const first = node.arguments?.find((arg) => arg.name.value === 'first');
+  if (first?.value.kind === Kind.INT) return Math.max(1, Number(first.value.value));
+  if (first?.value.kind === Kind.VARIABLE) return VARIABLE_PAGE;
+  const definition = field?.args.find((arg) => arg.name === 'first');
+  if (definition) return typeof definition.defaultValue === 'number' ? Math.max(1, definition.defaultValue) : DEFAULT_PAGE;
+  return first ? DEFAULT_PAGE : 1; // a `first` that is not an Int is refused by the other rules
+}
 
 function isIntrospection(name: string): boolean {
   return name === '__schema' || name === '__type';
@@ -24,27 +42,33 @@ interface Measure {
   cost: number;
 }
 
-/** Depth and cost of a selection set, following fragments (each fragment once per path, cycles ignored). */
-function measure(selectionSet: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, seen: Set<string>): Measure {
+/** Depth and cost of a selection set of type `parent`, following fragments (each once per path, cycles ignored). */
+function measure(
+  schema: GraphQLSchema,
+  parent: GraphQLNamedType | undefined,
+  selectionSet: SelectionSetNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  seen: Set<string>,
+): Measure {
   let depth = 0;
   let cost = 0;
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
       if (isIntrospection(selection.name.value)) continue;
-      const first = selection.arguments?.find((arg) => arg.name.value === 'first');
-      const multiplier = first?.value.kind === Kind.INT ? Math.max(1, Number(first.value.value)) : first || selection.name.value === 'patients' ? DEFAULT_PAGE : 1;
-      const child = selection.selectionSet ? measure(selection.selectionSet, fragments, seen) : { depth: 0, cost: 0 };
+      const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[selection.name.value] : undefined;
+      const child = selection.selectionSet ? measure(schema, field && getNamedType(field.type), selection.selectionSet, fragments, seen) : { depth: 0, cost: 0 };
       depth = Math.max(depth, 1 + child.depth);
-      cost += 1 + multiplier * child.cost;
+      cost += 1 + pageSizeOf(selection, field) * child.cost;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      const child = measure(selection.selectionSet, fragments, seen);
+      const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
+      const child = measure(schema, type, selection.selectionSet, fragments, seen);
       depth = Math.max(depth, child.depth);
       cost += child.cost;
     } else {
       const name = selection.name.value;
       const fragment = fragments[name];
       if (!fragment || seen.has(name)) continue;
-      const child = measure(fragment.selectionSet, fragments, new Set(seen).add(name));
+      const child = measure(schema, schema.getType(fragment.typeCondition.name.value), fragment.selectionSet, fragments, new Set(seen).add(name));
       depth = Math.max(depth, child.depth);
       cost += child.cost;
     }
@@ -68,7 +92,8 @@ export function limitRules(limits: { maxDepth: number; maxAliases: number; maxCo
       },
       OperationDefinition: {
         leave(node) {
-          const { depth, cost } = measure(node.selectionSet, fragments, new Set());
+          const schema = context.getSchema();
+          const { depth, cost } = measure(schema, schema.getRootType(node.operation) ?? undefined, node.selectionSet, fragments, new Set());
           if (depth > limits.maxDepth) context.reportError(new GraphQLError(`The operation is nested ${depth} levels deep; at most ${limits.maxDepth} are allowed.`, { nodes: [node] }));
           if (cost > limits.maxCost) context.reportError(new GraphQLError(`The operation would cost about ${cost}; at most ${limits.maxCost} is allowed. Ask for smaller pages.`, { nodes: [node] }));
         },
