@@ -70,6 +70,14 @@ describe('metrics and traces', () => {
     expect(patients).toContain('phos_graphql_request_duration_seconds');
   });
 
+  test('/metrics answers a scraper on loopback, not a request that came through a proxy', async () => {
+    const url = system.gatewayUrl.replace(/\/graphql$/, '/metrics');
+    expect((await fetch(url)).status).toBe(200);
+    const proxied = await fetch(url, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    expect(proxied.status).toBe(403);
+    expect(await proxied.text()).not.toMatch(/phos_/);
+  });
+
   test('events published and consumed, lag, backlog, WebSockets and subscriptions are counted', async () => {
     const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${system.staffToken}` });
     try {

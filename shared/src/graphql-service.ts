@@ -113,7 +113,13 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
 
   app.get('/healthz', healthzHandler);
   app.get('/readyz', readyzHandler(options.checks, options.details));
-  app.get('/metrics', metrics.handler);
+  // Metrics are for the operator's scraper: from loopback or a private network, not through a proxy (which
+  // would add X-Forwarded-For). Requests from the internet, direct or proxied, are refused.
+  const isInternal = app.get('trust proxy fn') as (address: string | undefined, hop: number) => boolean;
+  app.get('/metrics', (req, res) => {
+    if (isInternal(req.socket.remoteAddress, 0) && req.headers['x-forwarded-for'] === undefined) return metrics.handler(req, res);
+    res.status(403).type('text/plain').send('Metrics are served to loopback and private networks only.\n');
+  });
   for (const [path, handler] of Object.entries(options.routes ?? {})) app.get(path, handler);
   // Exact paths only: `/` as an alias must not swallow every other path.
   app.all(
