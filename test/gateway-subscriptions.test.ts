@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { subscriptionStats } from '@phos/gateway';
 import * as auth from '@phos/shared/auth';
 import { AuthForwardingDataSource } from '../gateway/src/subgraphs';
-import { REGISTER, collect, gql, registration, wsClient } from './support/graphql';
+import { REGISTER, collect, gql, registration, resultsCollector, wsClient } from './support/graphql';
 import { eventually, redisClient } from './support/redis';
 import { staffTokens, startSystem } from './support/system';
 import type { TestSystem } from './support/system';
@@ -76,28 +76,10 @@ async function rawSocket(url: string) {
 function apolloSubscription(url: string, query: string, token: string) {
   const wsLinkClient = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0, connectionParams: { authorization: `Bearer ${token}` } });
   const apollo = new ApolloClient({ link: new GraphQLWsLink(wsLinkClient), cache: new InMemoryCache() });
-  const results: any[] = [];
-  const waiters: { match: (r: any) => boolean; resolve: (r: any) => void }[] = [];
-  const subscription = apollo.subscribe({ query: apolloGql(query) }).subscribe({
-    next: (result) => {
-      results.push(result);
-      for (const waiter of [...waiters]) {
-        if (waiter.match(result)) {
-          waiters.splice(waiters.indexOf(waiter), 1);
-          waiter.resolve(result);
-        }
-      }
-    },
-  });
+  const collector = resultsCollector<any>();
+  const subscription = apollo.subscribe({ query: apolloGql(query) }).subscribe({ next: (result) => collector.push(result) });
   return {
-    next(match: (result: any) => boolean, timeoutMs = 15_000): Promise<any> {
-      const found = results.find(match);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching Apollo Client result within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ match, resolve: (result) => (clearTimeout(timer), resolve(result)) });
-      });
-    },
+    next: collector.next,
     async stop() {
       subscription.unsubscribe();
       apollo.stop();

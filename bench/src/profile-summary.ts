@@ -3,6 +3,10 @@
  * Usage: node bench/dist/profile-summary.js <file.cpuprofile> [top]
  */
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** The project root (bench/dist → ../..): the project's own files are named from it. */
+const ROOT = `${resolve(__dirname, '..', '..')}/`;
 
 interface Node {
   id: number;
@@ -21,7 +25,7 @@ for (const node of profile.nodes) {
   if (node.callFrame.functionName === '(idle)') continue;
   total += us;
   const url = node.callFrame.url;
-  const pkg = url.includes('node_modules/') ? url.split('node_modules/').pop()!.split('/').slice(0, url.split('node_modules/').pop()!.startsWith('@') ? 2 : 1).join('/') : url.includes('/dist/') ? `phos:${url.split('/work/main/')[1] ?? url}` : url.startsWith('node:') ? 'node:internal' : node.callFrame.functionName || '(native)';
+  const pkg = url.includes('node_modules/') ? url.split('node_modules/').pop()!.split('/').slice(0, url.split('node_modules/').pop()!.startsWith('@') ? 2 : 1).join('/') : url.includes('/dist/') ? `phos:${url.split(ROOT)[1] ?? url}` : url.startsWith('node:') ? 'node:internal' : node.callFrame.functionName || '(native)';
   byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
   const fn = `${node.callFrame.functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${node.callFrame.lineNumber + 1}`;
   byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);

@@ -54,46 +54,29 @@ export function wsClient(url: string, connectionParams?: Record<string, unknown>
   });
 }
 
-/** Collects the results of one subscription; `next(predicate)` waits for the first that matches. */
-export function collect<T extends Record<string, any> = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}) {
-  const results: ExecutionResult<T>[] = [];
-  const waiters: { match: (r: ExecutionResult<T>) => boolean; resolve: (r: ExecutionResult<T>) => void }[] = [];
-  let error: unknown;
-  let done = false;
-  const unsubscribe = client.subscribe<T>(
-    { query, variables },
-    {
-      next: (result) => {
-        results.push(result);
-        for (const waiter of [...waiters]) {
-          if (waiter.match(result)) {
-            waiters.splice(waiters.indexOf(waiter), 1);
-            waiter.resolve(result);
-          }
-        }
-      },
-      error: (e) => {
-        error = e;
-      },
-      complete: () => {
-        done = true;
-      },
-    },
-  );
+/**
+ * Results as they arrive, and `next(predicate)`: the first result that matches, already there or still to
+ * come. `describe` adds what is known to the timeout's message.
+ */
+export function resultsCollector<R>(describe: () => string = () => '') {
+  const results: R[] = [];
+  const waiters: { match: (r: R) => boolean; resolve: (r: R) => void }[] = [];
   return {
     results,
-    get error() {
-      return error;
+    push(result: R): void {
+      results.push(result);
+      for (const waiter of [...waiters]) {
+        if (waiter.match(result)) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve(result);
+        }
+      }
     },
-    get done() {
-      return done;
-    },
-    unsubscribe,
-    next(match: (result: ExecutionResult<T>) => boolean = () => true, timeoutMs = 15_000): Promise<ExecutionResult<T>> {
+    next(match: (result: R) => boolean = () => true, timeoutMs = 15_000): Promise<R> {
       const found = results.find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching subscription result within ${timeoutMs} ms (got ${JSON.stringify(results)}; error ${String(error)})`)), timeoutMs);
+        const timer = setTimeout(() => reject(new Error(`no matching subscription result within ${timeoutMs} ms (got ${JSON.stringify(results)}${describe()})`)), timeoutMs);
         waiters.push({
           match,
           resolve: (result) => {
@@ -103,5 +86,35 @@ export function collect<T extends Record<string, any> = Record<string, any>>(cli
         });
       });
     },
+  };
+}
+
+/** Collects the results of one subscription; `next(predicate)` waits for the first that matches. */
+export function collect<T extends Record<string, any> = Record<string, any>>(client: Client, query: string, variables: Record<string, unknown> = {}) {
+  let error: unknown;
+  let done = false;
+  const collector = resultsCollector<ExecutionResult<T>>(() => `; error ${String(error)}`);
+  const unsubscribe = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (result) => collector.push(result),
+      error: (e) => {
+        error = e;
+      },
+      complete: () => {
+        done = true;
+      },
+    },
+  );
+  return {
+    results: collector.results,
+    get error() {
+      return error;
+    },
+    get done() {
+      return done;
+    },
+    unsubscribe,
+    next: collector.next,
   };
 }

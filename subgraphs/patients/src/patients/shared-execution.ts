@@ -45,7 +45,7 @@ export interface SharedSubscribeOptions {
 /**
  * graphql-ws's `subscribe`, serving each event once per distinct operation rather than once per subscriber.
  * Each subscriber still subscribes with its own context, so the field's `subscribe` resolver checks its access
- * (and reads its token's expiry). When that resolver returns a {@link SharedTopic}, the subscriber joins the
+ * (and reads its token's expiry). The resolver returns a {@link SharedTopic}, and the subscriber joins the
  * group of subscribers with the same topic, operation, variables and audience: the group listens to the topic
  * once, executes each event once, serializes the result once and writes one frame per subscriber straight to
  * its socket.
@@ -56,12 +56,13 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
 
   return async (args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> => {
     const source = await createSourceEventStream(args);
-    const delivery = options.deliveryOf(args);
-    if (!(source instanceof SharedTopic) || !delivery) {
-      if (source instanceof SharedTopic) throw new Error('A shared subscription needs its socket and id on the context.');
-      if (!isAsyncIterator(source)) return source as ExecutionResult;
-      return mapEvents(source, (event) => execute({ ...args, rootValue: event }) as ExecutionResult | Promise<ExecutionResult>);
+    // Refused by the resolver (access) or by graphql-js: the errors go back as they are.
+    if (!(source instanceof SharedTopic)) {
+      if (!(Symbol.asyncIterator in source)) return source as ExecutionResult;
+      throw new Error('Subscription fields served by the shared subscribe return a SharedTopic.');
     }
+    const delivery = options.deliveryOf(args);
+    if (!delivery) throw new Error('A shared subscription needs its socket and id on the context.');
     let document = printed.get(args.document);
     if (document === undefined) printed.set(args.document, (document = print(args.document)));
     const key = JSON.stringify([source.topic, document, args.operationName ?? null, args.variableValues ?? {}, options.audienceOf(args)]);
@@ -129,30 +130,4 @@ class TopicGroup {
     const payload = serializeResult(extensions ? { ...result, extensions: { ...result.extensions, ...extensions } } : result);
     for (const member of this.members) member.sendSerialized(payload);
   }
-}
-
-/** Maps a source's events through `map`, passing `return` and `throw` on (what graphql-js's subscribe does). */
-function mapEvents<T, U>(source: AsyncIterator<T>, map: (event: T) => Promise<U> | U): AsyncIterableIterator<U> {
-  const mapped: AsyncIterableIterator<U> = {
-    async next() {
-      const item = await source.next();
-      return item.done ? { done: true, value: undefined } : { done: false, value: await map(item.value) };
-    },
-    async return() {
-      await source.return?.();
-      return { done: true, value: undefined };
-    },
-    async throw(error?: unknown) {
-      await source.return?.();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return mapped;
-    },
-  };
-  return mapped;
-}
-
-function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
-  return typeof (value as AsyncIterator<unknown> | null)?.next === 'function';
 }
