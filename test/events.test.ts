@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { USER_REGISTERED_CHANNEL, createUserRegisteredEvent, groupStats, listDeadLetters, redriveDeadLetters } from '@phos/shared';
+import { USER_REGISTERED_CHANNEL, consumedBefore, createUserRegisteredEvent, groupStats, listDeadLetters, redriveDeadLetters } from '@phos/shared';
 import type { EventRole } from '@phos/shared';
 import { queryPostgres } from './support/databases';
 import { REGISTER, collect, gql, registration, wsClient } from './support/graphql';
@@ -230,5 +230,29 @@ it('appends the contract body to the stream and announces it on the channel when
     expect(entries[0][1]).toEqual(['id', body.id, 'type', 'UserRegistered', 'body', JSON.stringify(body)]);
   } finally {
     listener.disconnect();
+  }
+});
+
+it('tells the time before which every group has acknowledged every entry of a stream', async () => {
+  const stream = `test:consumed:${randomUUID()}`;
+  try {
+    for (const id of ['1000-0', '2000-0', '3000-0']) await redis.xadd(stream, id, 'body', id);
+    expect(await consumedBefore(redis, stream)).toBeNull(); // no group reads it
+    await redis.xgroup('CREATE', stream, 'a', '0');
+    await redis.xgroup('CREATE', stream, 'b', '0');
+    // a: all three delivered, the first two acknowledged; b: one delivered and acknowledged.
+    await redis.xreadgroup('GROUP', 'a', 'c', 'COUNT', 3, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'a', '1000-0', '2000-0');
+    await redis.xreadgroup('GROUP', 'b', 'c', 'COUNT', 1, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'b', '1000-0');
+    expect(await consumedBefore(redis, stream)).toBe(2000); // b has not been delivered 2000-0 yet
+    await redis.xreadgroup('GROUP', 'b', 'c', 'COUNT', 2, 'STREAMS', stream, '>');
+    await redis.xack(stream, 'b', '2000-0', '3000-0');
+    expect(await consumedBefore(redis, stream)).toBe(3000); // a still has 3000-0 pending
+    await redis.xack(stream, 'a', '3000-0');
+    const [seconds] = await redis.time();
+    expect(await consumedBefore(redis, stream)).toBeGreaterThanOrEqual(Number(seconds) * 1000); // all acknowledged: Redis's time now
+  } finally {
+    await redis.del(stream);
   }
 });

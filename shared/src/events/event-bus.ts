@@ -110,4 +110,14 @@ export interface EventBus {
   publish(events: OutgoingEvent[]): Promise<void>;
   /** Durable delivery (at least once): reads `stream` as one consumer of a group until stopped. */
   consume(options: ConsumeOptions): Promise<EventConsumer>;
+  /**
+   * Which run of the transport is up. It changes when the transport restarts, which may lose what it held
+   * and not yet delivered: a publisher that keeps its events (an outbox) publishes those again.
+   */
+  instance?(): Promise<string>;
+  /**
+   * A time (ms since the epoch, the transport's clock) before which every event of `type` the transport took
+   * has been acknowledged by every consumer group; null when no group reads it.
+   */
+  consumedBefore?(type: string): Promise<number | null>;
 }

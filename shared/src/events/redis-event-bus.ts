@@ -3,6 +3,7 @@ import type { RedisConnections } from '../redis';
 import { channelFor } from './event-bus';
 import type { EventBus, OutgoingEvent } from './event-bus';
 import { consumeRedisStream } from './redis-stream-consumer';
+import { consumedBefore, runIdOf } from './redis-streams';
 
 /**
  * The event bus on Redis: a stream per event type for durable, at-least-once delivery to consumer groups,
@@ -24,5 +25,7 @@ export function createRedisEventBus(redis: RedisConnections, logger: Logger): Ev
       if (!results || failed) throw failed?.[0] ?? new Error('the Redis transaction was discarded');
     },
     consume: (options) => consumeRedisStream(redis, logger, options),
+    instance: () => runIdOf(redis.publisher),
+    consumedBefore: (type) => consumedBefore(redis.publisher, channelFor(type)),
   };
 }

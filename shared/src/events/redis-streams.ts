@@ -42,6 +42,40 @@ async function groupsOf(redis: Redis, stream: string): Promise<GroupInfo[]> {
   });
 }
 
+/** Redis's `run_id`: it changes whenever the server restarts, and with it maybe what the server held. */
+export async function runIdOf(redis: Redis): Promise<string> {
+  const info = await redis.info('server');
+  const runId = /^run_id:(\w+)/m.exec(info)?.[1];
+  if (!runId) throw new Error('Redis did not report a run_id');
+  return runId;
+}
+
+/** The millisecond part of a stream id. */
+function millisOf(streamId: string): number {
+  return Number(streamId.split('-')[0]);
+}
+
+/**
+ * A time, in Redis's clock (ms), before which every entry appended to the stream has been acknowledged by
+ * every group: the oldest entry some group still has pending or not yet delivered, or Redis's time now when
+ * none has. Null when no group reads the stream (nothing is consumed).
+ */
+export async function consumedBefore(redis: Redis, stream: string): Promise<number | null> {
+  // Redis's time first: an entry appended after it is not counted as consumed by the groups read below.
+  const [seconds, micros] = await redis.time();
+  let floor = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  const groups = await groupsOf(redis, stream);
+  if (groups.length === 0) return null;
+  for (const group of groups) {
+    const [oldestPending, nextUndelivered] = await Promise.all([
+      group.pending > 0 ? (redis.xpending(stream, group.name) as Promise<[number, string | null, string | null, unknown]>).then((summary) => summary[1]) : null,
+      (redis.xrange(stream, `(${group.lastDeliveredId}`, '+', 'COUNT', 1) as Promise<[string, string[]][]>).then((entries) => entries[0]?.[0] ?? null),
+    ]);
+    for (const id of [oldestPending, nextUndelivered]) if (id) floor = Math.min(floor, millisOf(id));
+  }
+  return floor;
+}
+
 /** Lag, pending and dead-letter counts of one group. */
 export async function groupStats(redis: Redis, stream: string, group: string): Promise<ConsumerStats> {
   const [groups, deadLetters, length] = await Promise.all([groupsOf(redis, stream), redis.xlen(deadLetterStreamOf(stream)), redis.xlen(stream)]);

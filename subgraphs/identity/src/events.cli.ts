@@ -23,8 +23,7 @@ import {
   trimAcknowledged,
 } from '@phos/shared';
 import { openDatabase } from '@phos/shared/database';
-import { Migration20261128000000CreateUsers } from './migrations/Migration20261128000000CreateUsers';
-import { Migration20261128010000CreateOutbox } from './migrations/Migration20261128010000CreateOutbox';
+import { IDENTITY_MIGRATIONS } from './migrations';
 import { OutboxEvent, OutboxEventSchema } from './outbox/outbox-event.entity';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { UserSchema } from './users/user.entity';
@@ -42,7 +41,7 @@ async function main(args: string[]): Promise<number> {
     openDatabase({
       database: config.identity.database,
       entities: [UserSchema, OutboxEventSchema],
-      migrations: [Migration20261128000000CreateUsers, Migration20261128010000CreateOutbox],
+      migrations: IDENTITY_MIGRATIONS,
       envName: 'IDENTITY_DATABASE_URL',
       logger,
     });
@@ -63,6 +62,7 @@ async function main(args: string[]): Promise<number> {
             groups,
             deadLetters: patients.deadLetters,
             outboxBacklog: await orm.em.fork().count(OutboxEvent, { publishedAt: null }),
+            outboxUnconsumed: await orm.em.fork().count(OutboxEvent, { publishedAt: { $ne: null }, consumedAt: null }),
           });
         } finally {
           await orm.close();

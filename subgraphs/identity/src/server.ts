@@ -8,8 +8,7 @@ import { openDatabase, pingDatabase } from '@phos/shared/database';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { Context } from './context';
 import type { Resolvers } from './generated/graphql';
-import { Migration20261128000000CreateUsers } from './migrations/Migration20261128000000CreateUsers';
-import { Migration20261128010000CreateOutbox } from './migrations/Migration20261128010000CreateOutbox';
+import { IDENTITY_MIGRATIONS } from './migrations';
 import { OutboxEventSchema } from './outbox/outbox-event.entity';
 import { OutboxRelay } from './outbox/outbox.relay';
 import { UserSchema } from './users/user.entity';
@@ -31,7 +30,7 @@ export async function start(config: Config, logger: Logger = createLogger('ident
     const orm = await openDatabase({
       database: config.identity.database,
       entities: [UserSchema, OutboxEventSchema],
-      migrations: [Migration20261128000000CreateUsers, Migration20261128010000CreateOutbox],
+      migrations: IDENTITY_MIGRATIONS,
       envName: 'IDENTITY_DATABASE_URL',
       logger,
     });
@@ -58,6 +57,7 @@ export async function start(config: Config, logger: Logger = createLogger('ident
     });
     relay.start();
     metrics.gauge('phos_outbox_backlog', 'Events stored in the outbox and not yet published.', () => relay.backlog());
+    metrics.gauge('phos_outbox_unconsumed', 'Events published and not yet acknowledged by every consumer group (published again if Redis restarts).', () => relay.unconsumed());
     cleanups.push(() => relay.stop());
     const users = new UserService(orm, signer, logger, (event) => {
       if (config.identity.faultKillBeforePublish) {

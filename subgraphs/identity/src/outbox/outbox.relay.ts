@@ -7,6 +7,11 @@ import { OutboxEvent } from './outbox-event.entity';
 
 /** How long `stop` waits for publications under way. */
 const STOP_TIMEOUT_MS = 3000;
+/**
+ * How far the clocks of identity and Redis may disagree: an event counts as consumed only when it was
+ * published this long before the time Redis gives for "every group has everything before it".
+ */
+const CLOCK_SKEW_MS = 5000;
 
 export interface OutboxRelayOptions {
   /** How often the relay looks for unpublished events when nothing wakes it. Default 1000. */
@@ -27,6 +32,11 @@ export interface OutboxRelayOptions {
  * published right after its commit by {@link OutboxRelay.publishCommitted}; the polling loop picks up whatever
  * a crash or an outage left behind. On PostgreSQL, replicas share the loop's work: rows are locked with SKIP
  * LOCKED.
+ *
+ * Taken is not yet delivered: Redis may restart and lose what it held (no persistence, or the last second of
+ * an AOF). So each published row records the run of Redis that took it, and the loop {@link OutboxRelay.watch}es:
+ * a row every consumer group has acknowledged is marked consumed, and a row not consumed that went to an
+ * earlier run is published again. Consumers skip what they already applied.
  */
 export class OutboxRelay {
   private running = false;
@@ -39,6 +49,9 @@ export class OutboxRelay {
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
   private readonly graceMs: number;
+  /** The run of the transport seen last: what the fast path records as the run that took its event. */
+  private instance?: string;
+  private lastWatch = 0;
 
   constructor(
     private readonly orm: Database,
@@ -64,9 +77,15 @@ export class OutboxRelay {
    */
   publishCommitted(event: OutboxEvent): void {
     const { id, type, body } = event;
-    const work = this.bus
-      .publish([{ id, type, body }])
-      .then(() => this.orm.em.fork().nativeUpdate(OutboxEvent, { id, publishedAt: null }, { publishedAt: new Date() }))
+    // The run seen before publishing: the event goes to it or to a later one (the connection does not queue
+    // while down), so a restart in between is never mistaken for safety; at worst the event goes out twice.
+    let publishedTo: string | null = null;
+    const work = Promise.resolve(this.instance ?? this.bus.instance?.())
+      .then((instance) => {
+        publishedTo = instance ?? null;
+        return this.bus.publish([{ id, type, body }]);
+      })
+      .then(() => this.orm.em.fork().nativeUpdate(OutboxEvent, { id, publishedAt: null }, { publishedAt: new Date(), publishedTo }))
       .then((marked) => {
         this.immediateFailing = false;
         if (marked) this.options.onPublished?.(event);
@@ -96,6 +115,41 @@ export class OutboxRelay {
     return this.orm.em.fork().count(OutboxEvent, { publishedAt: null });
   }
 
+  /** Events published and not yet known to be acknowledged by every consumer group. */
+  unconsumed(): Promise<number> {
+    return this.orm.em.fork().count(OutboxEvent, { publishedAt: { $ne: null }, consumedAt: null });
+  }
+
+  /**
+   * Compares the outbox with the transport: published rows not consumed that went to another run of it (it
+   * restarted since, or the run was not known) are unmarked, for the loop to publish again; rows every group
+   * has acknowledged are marked consumed. Does nothing on a bus that cannot tell.
+   */
+  async watch(): Promise<{ republish: number; consumed: number }> {
+    if (!this.bus.instance || !this.bus.consumedBefore) return { republish: 0, consumed: 0 };
+    const current = await this.bus.instance();
+    this.instance = current;
+    const em = this.orm.em.fork();
+    const republish = await em.nativeUpdate(
+      OutboxEvent,
+      { publishedAt: { $ne: null }, consumedAt: null, $or: [{ publishedTo: null }, { publishedTo: { $ne: current } }] },
+      { publishedAt: null, publishedTo: null },
+    );
+    if (republish > 0) this.logger.warn({ events: republish }, 'Redis restarted without having delivered some events to every consumer group; publishing them again');
+    const types = (await em.createQueryBuilder(OutboxEvent).select('type', true).where({ publishedAt: { $ne: null }, consumedAt: null }).execute<{ type: string }[]>()).map((row) => row.type);
+    let consumed = 0;
+    for (const type of types) {
+      const before = await this.bus.consumedBefore(type);
+      if (before === null) continue;
+      consumed += await em.nativeUpdate(
+        OutboxEvent,
+        { type, publishedTo: current, consumedAt: null, publishedAt: { $lt: new Date(before - CLOCK_SKEW_MS) } },
+        { consumedAt: new Date() },
+      );
+    }
+    return { republish, consumed };
+  }
+
   /** Publishes one batch, all at once, and marks it published; returns how many. Rejects, marking none, on a bus failure. */
   async publishBatch(): Promise<number> {
     const published = await this.orm.em.fork().transactional(async (em) => {
@@ -109,8 +163,9 @@ export class OutboxRelay {
         },
       );
       if (rows.length === 0) return rows;
+      const publishedTo = (await this.bus.instance?.()) ?? null;
       await this.bus.publish(rows.map(({ id, type, body }) => ({ id, type, body })));
-      await em.nativeUpdate(OutboxEvent, { id: { $in: rows.map((row) => row.id) } }, { publishedAt: new Date() });
+      await em.nativeUpdate(OutboxEvent, { id: { $in: rows.map((row) => row.id) } }, { publishedAt: new Date(), publishedTo });
       return rows;
     });
     for (const row of published) this.options.onPublished?.(row);
@@ -121,6 +176,11 @@ export class OutboxRelay {
     let failures = 0;
     while (this.running) {
       let published = 0;
+      if (Date.now() - this.lastWatch >= this.pollIntervalMs) {
+        this.lastWatch = Date.now();
+        // A failure here is Redis or the database being away: the batch below meets it too, and says so.
+        await this.watch().catch((error: Error) => this.logger.debug({ err: { message: error.message } }, 'Could not compare the outbox with Redis'));
+      }
       try {
         published = await this.publishBatch();
         if (failures > 0) this.logger.info('Publishing stored events again');
