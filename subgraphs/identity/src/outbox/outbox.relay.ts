@@ -12,6 +12,11 @@ const STOP_TIMEOUT_MS = 3000;
  * published this long before the time Redis gives for "every group has everything before it".
  */
 const CLOCK_SKEW_MS = 5000;
+/**
+ * How long events published at once gather before one UPDATE marks them all (well within the loop's grace,
+ * so the loop never takes them for unpublished). One commit per registration less for the database.
+ */
+const MARK_WINDOW_MS = 100;
 
 export interface OutboxRelayOptions {
   /** How often the relay looks for unpublished events when nothing wakes it. Default 1000. */
@@ -52,6 +57,9 @@ export class OutboxRelay {
   /** The run of the transport seen last: what the fast path records as the run that took its event. */
   private instance?: string;
   private lastWatch = 0;
+  /** Events published at once and not yet marked, with the run that took each. */
+  private marks: { event: OutboxEvent; publishedTo: string | null }[] = [];
+  private markTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly orm: Database,
@@ -72,42 +80,78 @@ export class OutboxRelay {
 
   /**
    * The fast path, called right after an event is committed: publishes it at once, then marks it published
-   * (unless the loop got there first). If either step fails, the event stays in the outbox and the loop
-   * publishes it; at worst it is published twice, and consumers apply it once.
+   * (unless the loop got there first), together with the others published in the same moment. If either step
+   * fails, the event stays in the outbox and the loop publishes it; at worst it is published twice, and
+   * consumers apply it once.
    */
   publishCommitted(event: OutboxEvent): void {
     const { id, type, body } = event;
     // The run seen before publishing: the event goes to it or to a later one (the connection does not queue
     // while down), so a restart in between is never mistaken for safety; at worst the event goes out twice.
-    let publishedTo: string | null = null;
-    const work = Promise.resolve(this.instance ?? this.bus.instance?.())
-      .then((instance) => {
-        publishedTo = instance ?? null;
-        return this.bus.publish([{ id, type, body }]);
-      })
-      .then(() => this.orm.em.fork().nativeUpdate(OutboxEvent, { id, publishedAt: null }, { publishedAt: new Date(), publishedTo }))
-      .then((marked) => {
+    this.track(
+      Promise.resolve(this.instance ?? this.bus.instance?.()).then(async (instance) => {
+        await this.bus.publish([{ id, type, body }]);
         this.immediateFailing = false;
-        if (marked) this.options.onPublished?.(event);
-      })
-      .catch((error: unknown) => {
-        const log = { eventId: id, err: { message: (error as Error).message } };
-        if (this.immediateFailing) this.logger.debug(log, 'Could not publish an event at once; the outbox relay will');
-        else this.logger.warn(log, 'Could not publish an event at once; the outbox relay will');
-        this.immediateFailing = true;
-      })
-      .finally(() => this.inFlight.delete(work));
-    this.inFlight.add(work);
+        this.marks.push({ event, publishedTo: instance ?? null });
+        this.markTimer ??= setTimeout(() => void this.flushMarks(), MARK_WINDOW_MS);
+      }),
+      [id],
+    );
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;
-    // Publications under way finish, for a few seconds at most: one that does not stays in the outbox.
+    // Publications under way finish and are marked, for a few seconds at most: one that does not stays in the outbox.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.inFlight), new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
+    const settle = async () => {
+      await Promise.all(this.inFlight);
+      await this.flushMarks();
+    };
+    await Promise.race([settle(), new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
     clearTimeout(timer);
+    clearTimeout(this.markTimer);
+  }
+
+  /** Marks the events published at once since the last flush, one UPDATE per run of the transport. */
+  private flushMarks(): Promise<void> {
+    clearTimeout(this.markTimer);
+    this.markTimer = undefined;
+    const marks = this.marks.splice(0);
+    if (marks.length === 0) return Promise.resolve();
+    const byRun = new Map<string | null, OutboxEvent[]>();
+    for (const { event, publishedTo } of marks) byRun.set(publishedTo, [...(byRun.get(publishedTo) ?? []), event]);
+    return this.track(
+      (async () => {
+        for (const [publishedTo, events] of byRun) {
+          const marked = (await this.orm.em
+            .fork()
+            .createQueryBuilder(OutboxEvent)
+            .update({ publishedAt: new Date(), publishedTo })
+            .where({ id: { $in: events.map((event) => event.id) }, publishedAt: null })
+            .returning('id')
+            .execute('all')) as unknown as { id: string }[];
+          const ids = new Set(marked.map((row) => row.id));
+          for (const event of events) if (ids.has(event.id)) this.options.onPublished?.(event);
+        }
+      })(),
+      marks.map((mark) => mark.event.id),
+    );
+  }
+
+  /** Keeps `work` among the publications `stop` waits for; a failure leaves the events to the loop. */
+  private track(work: Promise<void>, eventIds: string[]): Promise<void> {
+    const tracked: Promise<void> = work
+      .catch((error: unknown) => {
+        const log = { eventIds, err: { message: (error as Error).message } };
+        if (this.immediateFailing) this.logger.debug(log, 'Could not publish an event at once; the outbox relay will');
+        else this.logger.warn(log, 'Could not publish an event at once; the outbox relay will');
+        this.immediateFailing = true;
+      })
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    return tracked;
   }
 
   /** Events stored and not yet published. */
