@@ -2,6 +2,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, clientError, isUuid, createUserRegisteredEvent, serializeEvent } from '@phos/shared';
 import type { EventRole, Logger, Span, TokenSigner } from '@phos/shared';
+import { isPostgres } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
 import type { RegisterInput, Role } from '../generated/graphql';
 import { OutboxEvent } from '../outbox/outbox-event.entity';
@@ -44,11 +45,7 @@ export class UserService {
     const event = this.registeredEvent(user, trace);
     const stored = Object.assign(new OutboxEvent(), { id: event.id, type: event.type, body: serializeEvent(event), createdAt: new Date(event.occurredAt), publishedAt: null });
     try {
-      // The user and its event commit together: the outbox relay publishes the event, even after a crash.
-      await this.orm.em.fork().transactional(async (tx) => {
-        await tx.insert(User, user);
-        await tx.insert(OutboxEvent, stored);
-      });
+      await this.storeWithEvent(user, stored);
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw this.emailTaken();
       throw error;
@@ -87,6 +84,31 @@ export class UserService {
     } catch (error) {
       // Another replica starting at the same moment created it first.
       if ((error as { extensions?: { code?: string } }).extensions?.code !== ErrorCode.EmailTaken) throw error;
+    }
+  }
+
+  /**
+   * Stores the user and its event so that they commit together: the outbox relay publishes the event, even
+   * after a crash. On PostgreSQL that is one statement (the user's INSERT in a data-modifying WITH), one round
+   * trip with no BEGIN and COMMIT; on SQLite, a transaction of two INSERTs.
+   */
+  private async storeWithEvent(user: User, event: OutboxEvent): Promise<void> {
+    const em = this.orm.em.fork();
+    if (!isPostgres(this.orm)) {
+      await em.transactional(async (tx) => {
+        await tx.insert(User, user);
+        await tx.insert(OutboxEvent, event);
+      });
+      return;
+    }
+    const insertUser = em.createQueryBuilder(User).insert(user).getKnexQuery().toSQL();
+    const insertEvent = em.createQueryBuilder(OutboxEvent).insert(event).getKnexQuery().toSQL();
+    try {
+      await em.getConnection().execute(`with inserted_user as (${insertUser.sql}) ${insertEvent.sql}`, [...insertUser.bindings, ...insertEvent.bindings], 'run');
+    } catch (error) {
+      // A raw statement's errors come as the driver's: the unique key of users answers EMAIL_TAKEN as above.
+      if ((error as { constraint?: string }).constraint === 'users_email_key_unique') throw new UniqueConstraintViolationException(error as Error);
+      throw error;
     }
   }
 
