@@ -29,6 +29,7 @@ describe('health and readiness', () => {
       }
       const identity = await status(`${system.identityUrl.replace(/\/graphql$/, '')}/readyz`);
       expect(identity.body.checks).toEqual({ database: 'up', redis: 'up' });
+      expect(identity.body.outbox).toEqual({ backlog: expect.any(Number), unconsumed: expect.any(Number) });
     } finally {
       await system.stop();
     }

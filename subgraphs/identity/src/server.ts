@@ -82,7 +82,7 @@ export async function start(config: Config, logger: Logger = createLogger('ident
         },
       },
       checks: { database: () => pingDatabase(orm), redis: () => redis.ping() },
-      details: async () => ({ outbox: { backlog: await relay.backlog() } }),
+      details: async () => ({ outbox: { backlog: await relay.backlog(), unconsumed: await relay.unconsumed() } }),
       metrics,
       tracer,
       logger,
