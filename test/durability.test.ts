@@ -258,7 +258,8 @@ it('8. Redis without persistence restarted while patients is down: the events it
   await eventually(async () => ((await unconsumed()) === 0 ? true : undefined), 20_000, 'the first events to be marked consumed');
   await f.patients.stop();
   await register(f.identity.url, 20);
-  await eventually(async () => ((await f.client.xlen(USER_REGISTERED_CHANNEL).catch(() => 0)) >= 20 ? true : undefined), 10_000, 'the events to be in the stream');
+  const unpublished = async () => Number((await queryPostgres<{ count: string }>(f.databases.identity, 'select count(*) from outbox where published_at is null'))[0].count);
+  await eventually(async () => ((await unpublished()) === 0 && (await unconsumed()) === 20 ? true : undefined), 10_000, 'the 20 events to be published and marked');
   // Redis dies with its 20 undelivered events, and comes back empty.
   await f.redis.kill();
   await f.redis.start();
