@@ -86,13 +86,11 @@ export class OutboxRelay {
    */
   publishCommitted(event: OutboxEvent): void {
     const { id, type, body } = event;
-    // The run seen before publishing: the event goes to it or to a later one (the connection does not queue
-    // while down), so a restart in between is never mistaken for safety; at worst the event goes out twice.
     this.track(
-      Promise.resolve(this.instance ?? this.bus.instance?.()).then(async (instance) => {
+      this.currentInstance().then(async (instance) => {
         await this.bus.publish([{ id, type, body }]);
         this.immediateFailing = false;
-        this.marks.push({ event, publishedTo: instance ?? null });
+        this.marks.push({ event, publishedTo: instance });
         this.markTimer ??= setTimeout(() => void this.flushMarks(), MARK_WINDOW_MS);
       }),
       [id],
@@ -121,7 +119,11 @@ export class OutboxRelay {
     const marks = this.marks.splice(0);
     if (marks.length === 0) return Promise.resolve();
     const byRun = new Map<string | null, OutboxEvent[]>();
-    for (const { event, publishedTo } of marks) byRun.set(publishedTo, [...(byRun.get(publishedTo) ?? []), event]);
+    for (const { event, publishedTo } of marks) {
+      const events = byRun.get(publishedTo);
+      if (events) events.push(event);
+      else byRun.set(publishedTo, [event]);
+    }
     return this.track(
       (async () => {
         for (const [publishedTo, events] of byRun) {
@@ -138,6 +140,15 @@ export class OutboxRelay {
       })(),
       marks.map((mark) => mark.event.id),
     );
+  }
+
+  /**
+   * The run of the transport to record for a publication about to start: the one seen last, else asked now.
+   * A publication goes to that run or a later one (the connection does not queue while down), so a restart
+   * in between is never mistaken for safety; at worst the event goes out twice.
+   */
+  private async currentInstance(): Promise<string | null> {
+    return this.instance ?? (await this.bus.instance?.()) ?? null;
   }
 
   /** Keeps `work` among the publications `stop` waits for; a failure leaves the events to the loop. */
@@ -174,13 +185,15 @@ export class OutboxRelay {
     const current = await this.bus.instance();
     this.instance = current;
     const em = this.orm.em.fork();
+    // Usually nothing is waiting to be consumed: one read, no writes.
+    const types = (await em.createQueryBuilder(OutboxEvent).select('type', true).where({ publishedAt: { $ne: null }, consumedAt: null }).execute<{ type: string }[]>()).map((row) => row.type);
+    if (types.length === 0) return { republish: 0, consumed: 0 };
     const republish = await em.nativeUpdate(
       OutboxEvent,
       { publishedAt: { $ne: null }, consumedAt: null, $or: [{ publishedTo: null }, { publishedTo: { $ne: current } }] },
       { publishedAt: null, publishedTo: null },
     );
     if (republish > 0) this.logger.warn({ events: republish }, 'Redis restarted without having delivered some events to every consumer group; publishing them again');
-    const types = (await em.createQueryBuilder(OutboxEvent).select('type', true).where({ publishedAt: { $ne: null }, consumedAt: null }).execute<{ type: string }[]>()).map((row) => row.type);
     let consumed = 0;
     for (const type of types) {
       const before = await this.bus.consumedBefore(type);
@@ -207,7 +220,7 @@ export class OutboxRelay {
         },
       );
       if (rows.length === 0) return rows;
-      const publishedTo = (await this.bus.instance?.()) ?? null;
+      const publishedTo = await this.currentInstance();
       await this.bus.publish(rows.map(({ id, type, body }) => ({ id, type, body })));
       await em.nativeUpdate(OutboxEvent, { id: { $in: rows.map((row) => row.id) } }, { publishedAt: new Date(), publishedTo });
       return rows;

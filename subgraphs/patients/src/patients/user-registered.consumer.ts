@@ -96,10 +96,10 @@ export function consumeUserRegistered(options: {
     handleBatch: async (entries) => {
       const events = entries.map((entry) => parseUserRegistered(entry.body));
       const spans = events.map(startSpan);
-      const patientEvents = events.filter((event, index) => isPatient(event, spans[index]!));
+      const patientEvents = new Set(events.filter((event, index) => isPatient(event, spans[index]!)));
       let created;
       try {
-        created = await patients.createFromEvents(patientEvents);
+        created = await patients.createFromEvents([...patientEvents]);
       } catch (error) {
         for (const span of spans) span.end(error);
         throw error;
@@ -110,7 +110,7 @@ export function consumeUserRegistered(options: {
           const span = spans[index]!;
           const patient = patientOf.get(event);
           if (patient) await announce(event, patient, span);
-          else if (patientEvents.includes(event)) nothingCreated(event, span);
+          else if (patientEvents.has(event)) nothingCreated(event, span);
           span.end();
         }),
       );
