@@ -276,6 +276,15 @@ it('8. Redis without persistence restarted while patients is down: the events it
   // the 31 rows it unmarks: the two share the work.)
   expect(await runEvents(f.env, ['replay', '--since', new Date(Date.now() - 3_600_000).toISOString()])).toMatch(/Replayed \d+ of 31 event/);
   await audit(f);
+  // `events status` shows the outbox empty once identity has seen every group acknowledge what it published.
+  await eventually(
+    async () => {
+      const status = JSON.parse(await runEvents({ ...f.env, LOG_LEVEL: 'silent' }, ['status'])) as { outboxBacklog: number; outboxUnconsumed: number };
+      return status.outboxBacklog === 0 && status.outboxUnconsumed === 0 ? true : undefined;
+    },
+    20_000,
+    'events status to show nothing unpublished or unconsumed',
+  );
 });
 
 /** Runs `npm run events -- …` (the built CLI) with the fixture's configuration. */

@@ -49,6 +49,7 @@ async function main(args: string[]): Promise<number> {
     switch (command) {
       case 'status': {
         const orm = await openIdentity();
+        const relay = new OutboxRelay(orm, createRedisEventBus(redis, logger), logger);
         try {
           const groups = ((await redis.publisher.xinfo('GROUPS', STREAM).catch(() => [])) as unknown[][]).map((raw) => {
             const fields: Record<string, unknown> = {};
@@ -61,8 +62,8 @@ async function main(args: string[]): Promise<number> {
             length: await redis.publisher.xlen(STREAM),
             groups,
             deadLetters: patients.deadLetters,
-            outboxBacklog: await orm.em.fork().count(OutboxEvent, { publishedAt: null }),
-            outboxUnconsumed: await orm.em.fork().count(OutboxEvent, { publishedAt: { $ne: null }, consumedAt: null }),
+            outboxBacklog: await relay.backlog(),
+            outboxUnconsumed: await relay.unconsumed(),
           });
         } finally {
           await orm.close();
