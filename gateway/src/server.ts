@@ -3,6 +3,7 @@ import { callerFromAuthorization, createLogger, createServiceMetrics, createToke
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
+import { createSubgraphFetcher } from './fetcher';
 import { liveRoutes } from './live-page';
 import { AuthForwardingDataSource } from './subgraphs';
 import { supergraphFromFile } from './supergraph';
@@ -31,12 +32,14 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
   const urls = { ...config.gateway.subgraphUrls, ...options.subgraphUrls };
   // Tokens are identity's: verified with its public keys, fetched from its JWKS and cached.
   const verifier = createTokenVerifier(config.auth, new URL(config.auth.jwksUrl));
-  // One data source per subgraph URL, shared by queries and by the entity fetches of subscription events.
+  // One data source per subgraph URL, shared by queries and by the entity fetches of subscription events; all
+  // of them fetch through one keep-alive pool.
+  const fetcher = createSubgraphFetcher();
   const dataSources = new Map<string, AuthForwardingDataSource>();
   const dataSourceFor = (name: string, url: string) => {
     const key = `${name} ${url}`;
     let dataSource = dataSources.get(key);
-    if (!dataSource) dataSources.set(key, (dataSource = new AuthForwardingDataSource({ url })));
+    if (!dataSource) dataSources.set(key, (dataSource = new AuthForwardingDataSource({ url, fetcher })));
     return dataSource;
   };
   const gateway = new ApolloGateway({
@@ -97,6 +100,7 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     subscriptionStats: subscriptions.stats,
     async stop() {
       await service.stop();
+      await fetcher.close();
       await tracer.shutdown();
     },
   };

@@ -5,8 +5,8 @@ import type { GatewayContext } from './context';
 /** A subgraph fetcher that passes the caller's `Authorization` header on, so each subgraph sees the caller. */
 export class AuthForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   constructor(config: ConstructorParameters<typeof RemoteGraphQLDataSource<GatewayContext>>[0]) {
-    // Node's own fetch keeps connections alive per subgraph; Apollo's default fetcher costs about a fifth of
-    // the gateway's CPU on the query path (see the README's Performance section).
+    // The gateway passes its pooled fetcher (./fetcher); Node's own fetch otherwise. Apollo's default fetcher
+    // costs about a fifth of the gateway's CPU on the query path (see the README's Performance section).
     super({ fetcher: fetch as never, ...config });
   }
 
