@@ -57,33 +57,59 @@ export async function createTokenSigner(auth: Config['auth'], privateKeyPem: str
   };
 }
 
+/** How long a token, once verified, is taken without checking its signature again (never past its expiry). */
+export const VERIFIED_TOKEN_REUSE_MS = 60_000;
+/** How many verified tokens are remembered; past that, the oldest is forgotten. */
+const VERIFIED_TOKENS_MAX = 10_000;
+
 /**
  * A verifier over a key set: identity's own (local), or fetched from its JWKS URL (patients, the gateway).
  * The remote set is cached and fetched again when a token names an unknown `kid` (at most every 30 s).
+ *
+ * A client sends the same token with every request, so a token that verified is remembered for
+ * {@link VERIFIED_TOKEN_REUSE_MS} (well inside the ten minutes the key set itself is cached) and never past its
+ * own expiry: the signature check, a tenth of a subgraph's CPU on a query, is done once a minute per token.
+ * Only successes are remembered, keyed by the whole token, signature included.
  */
-export function createTokenVerifier(auth: Config['auth'], keys: JSONWebKeySet | URL): TokenVerifier {
+export function createTokenVerifier(auth: Config['auth'], keys: JSONWebKeySet | URL, now: () => number = Date.now): TokenVerifier {
   const getKey: JWTVerifyGetKey = keys instanceof URL ? createRemoteJWKSet(keys, { cooldownDuration: 30_000, cacheMaxAge: 600_000, timeoutDuration: 3000 }) : createLocalJWKSet(keys);
+  const verified = new Map<string, { caller: Caller; until: number }>();
   return {
     async verify(token) {
-      try {
-        const { payload } = await jwtVerify(token, getKey, {
-          algorithms: [TOKEN_ALGORITHM],
-          issuer: auth.issuer,
-          audience: auth.audience,
-          clockTolerance: CLOCK_TOLERANCE_SECONDS,
-          requiredClaims: ['sub', 'exp', 'iat'],
-        });
-        if (typeof payload.sub !== 'string' || typeof payload.role !== 'string') throw new InvalidTokenError('the token has no subject or role');
-        return { userId: payload.sub, role: payload.role, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
-      } catch (error) {
-        if (error instanceof InvalidTokenError) throw error;
-        // Key-set fetch failures are outages, not bad tokens: they surface as internal errors.
-        if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) throw error;
-        if (error instanceof errors.JOSEError) throw new InvalidTokenError(error.code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : 'the token is not valid');
-        throw error;
+      const known = verified.get(token);
+      if (known && known.until > now()) return known.caller;
+      if (known) verified.delete(token);
+      const caller = Object.freeze(await verifySignature(token));
+      // Expired is judged as `jwtVerify` does, with the clock tolerance.
+      const until = Math.min(now() + VERIFIED_TOKEN_REUSE_MS, (caller.expiresAt ?? 0) + CLOCK_TOLERANCE_SECONDS * 1000);
+      if (until > now()) {
+        if (verified.size >= VERIFIED_TOKENS_MAX) verified.delete(verified.keys().next().value as string);
+        verified.set(token, { caller, until });
       }
+      return caller;
     },
   };
+
+  async function verifySignature(token: string): Promise<Caller> {
+    try {
+      const { payload } = await jwtVerify(token, getKey, {
+        algorithms: [TOKEN_ALGORITHM],
+        issuer: auth.issuer,
+        audience: auth.audience,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        requiredClaims: ['sub', 'exp', 'iat'],
+        currentDate: new Date(now()),
+      });
+      if (typeof payload.sub !== 'string' || typeof payload.role !== 'string') throw new InvalidTokenError('the token has no subject or role');
+      return { userId: payload.sub, role: payload.role, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw error;
+      // Key-set fetch failures are outages, not bad tokens: they surface as internal errors.
+      if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) throw error;
+      if (error instanceof errors.JOSEError) throw new InvalidTokenError(error.code === 'ERR_JWT_EXPIRED' ? 'the token has expired' : 'the token is not valid');
+      throw error;
+    }
+  }
 }
 
 /** The bearer token of an `Authorization` header value, or undefined when there is none. */
