@@ -1,8 +1,18 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTracer, formatTraceparent, parseTraceparent } from '.';
+import { createTracer, formatTraceparent, newSpanId, newTraceId, parseTraceparent } from '.';
 
 describe('traceparent', () => {
+  test('new ids are valid and distinct, across refills of the random pool', () => {
+    const traces = Array.from({ length: 600 }, newTraceId);
+    const spans = Array.from({ length: 600 }, newSpanId);
+    expect(traces.every((id) => /^[0-9a-f]{32}$/.test(id))).toBe(true);
+    expect(spans.every((id) => /^[0-9a-f]{16}$/.test(id))).toBe(true);
+    // 600 × 24 bytes is more than three pools: a pool handed out twice would repeat ids.
+    expect(new Set([...traces, ...spans]).size).toBe(1200);
+    expect(parseTraceparent(formatTraceparent({ traceId: traces[0]!, spanId: spans[0]!, flags: '01' }))).toBeDefined();
+  });
+
   test('reads valid W3C values and refuses invalid ones', () => {
     const valid = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     expect(parseTraceparent(valid)).toEqual({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', flags: '01' });
