@@ -92,8 +92,9 @@ class BufferedResponse implements FetcherResponse {
  * `Request`/`Response` objects of Node's own `fetch`, which were a large part of the gateway's CPU per
  * operation. Like `fetch`, it follows no redirects and fails on network errors.
  */
-export function createSubgraphFetcher(options: Agent.Options = {}): Fetcher & { close(): Promise<void> } {
-  const dispatcher = new Agent({ keepAliveTimeout: 10_000, ...options });
+export function createSubgraphFetcher(): Fetcher & { close(): Promise<void> } {
+  // Idle connections stay open as long as the subgraph's `Keep-Alive: timeout` allows (10 s if it says none).
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000 });
   const fetcher = async (url: string, init: FetcherRequestInit = {}): Promise<FetcherResponse> => {
     const response = await request(url, {
       dispatcher,
@@ -104,5 +105,6 @@ export function createSubgraphFetcher(options: Agent.Options = {}): Fetcher & { 
     });
     return new BufferedResponse(url, response.statusCode, new ResponseHeaders(response.headers), await response.body.text());
   };
-  return Object.assign(fetcher, { close: () => dispatcher.close() });
+  // Called once the gateway has stopped serving: a fetch still running has nobody left to answer.
+  return Object.assign(fetcher, { close: () => dispatcher.destroy() });
 }
