@@ -22,6 +22,7 @@ export function freePort(): Promise<number> {
 
 export interface OwnRedis {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -44,6 +45,7 @@ export async function startOwnRedis(dir: string): Promise<OwnRedis> {
   child.stdout!.resume();
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid!,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((done) => child.once('exit', done));

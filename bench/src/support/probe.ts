@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Preloaded (`node --expose-gc --require …/probe.js`) into every process the bench measures: services run
  * unchanged, and the bench asks this probe over the IPC channel for the process's own CPU time and memory.
@@ -7,6 +9,18 @@ interface StatsRequest {
   type: 'stats';
   id: number;
   gc?: boolean;
+}
+
+/**
+ * CPU time of the main thread (the event loop) alone, in microseconds: the first field of Linux's
+ * /proc/self/task/<pid>/schedstat, in nanoseconds. Undefined where there is no such file.
+ */
+function mainThreadCpuUs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return undefined;
+  }
 }
 
 if (process.send) {
@@ -19,7 +33,7 @@ if (process.send) {
     }
     const cpu = process.cpuUsage();
     const memory = process.memoryUsage();
-    process.send!({ type: 'stats', id: message.id, cpuUs: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external });
+    process.send!({ type: 'stats', id: message.id, cpuUs: cpu.user + cpu.system, mainCpuUs: mainThreadCpuUs(), rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external });
   });
   // An orphaned service (the bench died) stops itself the way an operator would stop it.
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));

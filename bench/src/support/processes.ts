@@ -10,6 +10,8 @@ const PROBE = join(__dirname, 'probe.js');
 export interface ProcessStats {
   /** User + system CPU time of the whole process since it started, in microseconds. */
   cpuUs: number;
+  /** The same for its main thread (the event loop) alone; undefined off Linux. */
+  mainCpuUs?: number;
   rss: number;
   heapUsed: number;
   external: number;
