@@ -8,7 +8,7 @@ type FetcherRequestInit = NonNullable<Parameters<Fetcher>[1]>;
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 type FetcherHeaders = FetcherResponse['headers'];
 
-/** A subgraph's response headers, read-only as the gateway uses them (`content-type`, `cache-control`). */
+/** A subgraph's response headers, by name in any case (the gateway reads `content-type` and `cache-control`). */
 class ResponseHeaders implements FetcherHeaders {
   private readonly map = new Map<string, string>();
 
