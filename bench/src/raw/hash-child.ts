@@ -3,6 +3,8 @@
  * @node-rs/argon2, as subgraphs/identity/src/users/password.ts), in a process of its own like identity.
  * Message `{ type: 'hash', count, concurrency }` → `{ type: 'hashed', elapsedMs }`.
  */
+// Hashes keep their memory for the next, exactly as in identity (before the addon loads).
+import '@phos/identity/dist/users/hash-memory';
 import { hash } from '@node-rs/argon2';
 import { performance } from 'node:perf_hooks';
 

@@ -7,6 +7,8 @@
  *   and `POST /register` (JSON `{ email, password }`): an argon2id hash with identity's parameters, then the
  *   XADD, then the answer; the raw pipeline with a registration's unavoidable cost in front.
  */
+// Hashes keep their memory for the next, exactly as in identity (before the addon loads).
+import '@phos/identity/dist/users/hash-memory';
 import { hash } from '@node-rs/argon2';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';

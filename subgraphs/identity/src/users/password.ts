@@ -1,8 +1,10 @@
+// Must come first: it sets the hash allocator's options, which are read when the addon loads.
+import './hash-memory';
 import { hash, verify } from '@node-rs/argon2';
 
 /**
  * argon2id with OWASP's minimum parameters (m = 19 MiB, t = 2, p = 1). Hashing runs on libuv's thread
- * pool, never on the event loop.
+ * pool, never on the event loop, and the memory of one hash is kept for the next (see hash-memory.ts).
  */
 // `Algorithm` is an ambient const enum, which isolated-module compilers cannot read: 2 is Argon2id.
 const ARGON2ID = 2;
