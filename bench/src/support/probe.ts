@@ -33,7 +33,7 @@ if (process.send) {
     }
     const cpu = process.cpuUsage();
     const memory = process.memoryUsage();
-    process.send!({ type: 'stats', id: message.id, cpuUs: cpu.user + cpu.system, mainCpuUs: mainThreadCpuUs(), rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external });
+    process.send!({ type: 'stats', id: message.id, cpuUs: cpu.user + cpu.system, mainCpuUs: mainThreadCpuUs(), minorFaults: process.resourceUsage().minorPageFault, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external });
   });
   // An orphaned service (the bench died) stops itself the way an operator would stop it.
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));

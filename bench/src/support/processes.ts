@@ -12,6 +12,8 @@ export interface ProcessStats {
   cpuUs: number;
   /** The same for its main thread (the event loop) alone; undefined off Linux. */
   mainCpuUs?: number;
+  /** Minor page faults of the whole process since it started: memory the kernel had to map in. */
+  minorFaults: number;
   rss: number;
   heapUsed: number;
   external: number;
