@@ -31,16 +31,18 @@ export const register: Scenario = {
       const rounds: RoundPair[] = [];
       const runs = [];
       let generatorCpuMax = 0;
-      const services = { gateway: context.gateway, identity: context.identity, patients: context.patients, hasher };
       // CPU so far (ms) of every process of the system, and of identity's event loop alone: what is not its
       // event loop is, in identity, the hash on libuv's thread pool (and V8's own helper threads).
       const cpuMs = async (): Promise<Record<string, number | undefined>> => {
-        const stats = await Promise.all(Object.entries(services).map(async ([name, p]) => [name, await p.stats()] as const));
+        const [gateway, identity, patients, hash] = await Promise.all([context.gateway.stats(), context.identity.stats(), context.patients.stats(), hasher.stats()]);
         return {
-          ...Object.fromEntries(stats.map(([name, stat]) => [name, stat.cpuUs / 1000])),
-          identityLoop: stats.find(([name]) => name === 'identity')![1].mainCpuUs! / 1000,
-          identityFaults: stats.find(([name]) => name === 'identity')![1].minorFaults,
-          hasherFaults: stats.find(([name]) => name === 'hasher')![1].minorFaults,
+          gateway: gateway.cpuUs / 1000,
+          identity: identity.cpuUs / 1000,
+          patients: patients.cpuUs / 1000,
+          hasher: hash.cpuUs / 1000,
+          identityLoop: identity.mainCpuUs! / 1000,
+          identityFaults: identity.minorFaults,
+          hasherFaults: hash.minorFaults,
           redis: processCpuMs(context.redis.pid),
           postgres: postgresCpuMs(),
         };
