@@ -93,11 +93,14 @@ export interface ServiceProcess extends ProbedProcess {
   readonly url: string;
 }
 
-/** Runs a built service (`gateway`, `subgraphs/identity`, …) and waits until its `/readyz` answers 200. */
-export async function startService(dir: string, port: number, env: NodeJS.ProcessEnv, logFile: string): Promise<ServiceProcess> {
+/**
+ * Runs a built service (`gateway`, `subgraphs/identity`, …) and waits until its `/readyz` answers 200.
+ * `extraNodeArgs` go to node before the service's script (a bench-only `--require`).
+ */
+export async function startService(dir: string, port: number, env: NodeJS.ProcessEnv, logFile: string, extraNodeArgs: string[] = []): Promise<ServiceProcess> {
   // BENCH_CPU_PROF=gateway,patients,… writes a V8 CPU profile of those services (next to their logs) when they stop.
   const profiled = (process.env.BENCH_CPU_PROF ?? '').split(',').some((name) => name && dir.endsWith(name));
-  const nodeArgs = profiled ? ['--cpu-prof', '--cpu-prof-dir', join(logFile, '..', 'profiles')] : [];
+  const nodeArgs = [...extraNodeArgs, ...(profiled ? ['--cpu-prof', '--cpu-prof-dir', join(logFile, '..', 'profiles')] : [])];
   const probed = spawnProbed(dir, join(ROOT, dir, 'dist', 'index.js'), env, logFile, nodeArgs);
   const deadline = Date.now() + 60_000;
   for (;;) {

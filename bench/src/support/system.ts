@@ -29,8 +29,8 @@ export interface BenchContext {
   gateway: ServiceProcess;
   /** `Bearer <token>` of an ADMIN (staff may read every patient and user). */
   authorization: string;
-  /** Starts one more gateway on a free port, pointed at the same subgraphs (stop it yourself). */
-  startGateway(name: string): Promise<ServiceProcess>;
+  /** Starts one more gateway on a free port, pointed at the same subgraphs unless `env` says otherwise (stop it yourself). */
+  startGateway(name: string, env?: NodeJS.ProcessEnv): Promise<ServiceProcess>;
   /** A unique registration input. */
   registration(tag: string): { email: string; password: string; firstName: string; lastName: string };
   /** Runs one statement on the patients database. */
@@ -98,9 +98,9 @@ export async function startBenchSystem(quick: boolean, tmpRoot: string): Promise
       patients,
       gateway,
       authorization,
-      async startGateway(name) {
+      async startGateway(name, overrides = {}) {
         const port = await freePort();
-        return startService('gateway', port, { ...env, GATEWAY_PORT: String(port) }, join(tmp, `${name}.log`));
+        return startService('gateway', port, { ...env, ...overrides, GATEWAY_PORT: String(port) }, join(tmp, `${name}.log`));
       },
       registration(tag) {
         counter += 1;
