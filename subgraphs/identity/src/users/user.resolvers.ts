@@ -7,10 +7,12 @@ import type { UserService } from './user.service';
 
 export function createUserResolvers(users: UserService, hit: RateLimiter, limits: Config['identity']['rateLimits']): Resolvers {
   // Counted per resolver call, so every aliased attempt in one document counts.
-  const limitAttempt = async (action: 'login' | 'register', ip: string, email: string) => {
-    await hit(`${action}:ip`, ip, action === 'login' ? limits.loginPerIp : limits.registerPerIp);
-    await hit(`${action}:account`, createHash('sha256').update(emailKey(email)).digest('hex'), action === 'login' ? limits.loginPerAccount : limits.registerPerAccount);
-  };
+  // The address first: an address past its limit does not use up the account's attempts.
+  const limitAttempt = (action: 'login' | 'register', ip: string, email: string) =>
+    hit(
+      { bucket: `${action}:ip`, key: ip, rule: action === 'login' ? limits.loginPerIp : limits.registerPerIp },
+      { bucket: `${action}:account`, key: createHash('sha256').update(emailKey(email)).digest('hex'), rule: action === 'login' ? limits.loginPerAccount : limits.registerPerAccount },
+    );
   return {
     Query: {
       me: (_parent, _args, { caller, tokenError }) => {
