@@ -73,6 +73,14 @@ describe('rate limiter (real Redis)', () => {
     }
   });
 
+  it('counts on after Redis has forgotten the script (a restart)', async () => {
+    const bucket = unique();
+    await hit(check(bucket, 5));
+    await redis.script('FLUSH');
+    await hit(check(bucket, 5));
+    expect(await counter(bucket)).toBe(2);
+  });
+
   it('lets attempts through, and says so in the log, when Redis does not answer', async () => {
     const { logger: watched, lines } = capturingLogger();
     const down = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
