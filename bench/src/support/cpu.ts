@@ -16,9 +16,28 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/** The start time of a process (clock ticks since boot), from /proc/<pid>/stat: with the pid, it names one process. */
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // starttime is field 22 of the whole line, so 20 of what follows the name.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The last CPU seen of every PostgreSQL process (by pid and start time), those that have exited since included:
+ * backends and autovacuum workers come and go, and a sum over the living alone would go back when one exits.
+ */
+const postgresSeen = new Map<string, number>();
+
 /**
  * CPU of every PostgreSQL server process on this machine (postmaster, backends, writers), in ms: the bench's
- * databases live on the machine's PostgreSQL, which nothing else uses while the bench runs. Undefined off Linux.
+ * databases live on the machine's PostgreSQL, which nothing else uses while the bench runs. It never goes back:
+ * a process that exited counts with its CPU as last seen (what it used after that reading is missed). Undefined
+ * off Linux.
  */
 export function postgresCpuMs(): number | undefined {
   let pids: string[];
@@ -27,7 +46,6 @@ export function postgresCpuMs(): number | undefined {
   } catch {
     return undefined;
   }
-  let total = 0;
   let found = false;
   for (const pid of pids) {
     let name: string;
@@ -38,9 +56,10 @@ export function postgresCpuMs(): number | undefined {
     }
     if (name !== 'postgres') continue;
     const cpu = processCpuMs(Number(pid));
-    if (cpu === undefined) continue;
-    total += cpu;
+    const started = startTicks(Number(pid));
+    if (cpu === undefined || started === undefined) continue;
+    postgresSeen.set(`${pid}@${started}`, cpu);
     found = true;
   }
-  return found ? total : undefined;
+  return found ? [...postgresSeen.values()].reduce((sum, ms) => sum + ms, 0) : undefined;
 }
