@@ -186,6 +186,19 @@ describe('HTTP and WebSocket transport', () => {
     expect(simple.status).toBe(400);
   });
 
+  it.each([
+    ['the gateway', () => system.gatewayUrl],
+    ['patients', () => system.patientsUrl],
+  ])('refuses a subscription over HTTP at %s with 400 BAD_REQUEST, and serves the next request', async (_name, url) => {
+    const res = await fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${system.adminToken}` }, body: JSON.stringify({ query: 'subscription { patientCreated { id } }' }) });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_REQUEST' }) })]);
+    expect(body.errors[0].message).toMatch(/WebSockets \(graphql-ws/);
+    const next = await gql(url(), '{ patients(first: 1) { totalCount } }', {}, system.adminToken);
+    expect(next.errors).toBeUndefined();
+  });
+
   const socketClose = (url: string, send: (socket: WebSocket) => void) =>
     new Promise<number>((resolve) => {
       const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');

@@ -1,12 +1,14 @@
 import { ApolloServer } from '@apollo/server';
-import type { ApolloServerOptionsWithGateway, ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { ApolloServerOptionsWithGateway, ApolloServerPlugin, BaseContext, GraphQLRequestListener } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
 import type { Request, Response } from 'express';
+import { GraphQLError } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { Server } from 'node:http';
 import { createFormatError } from './graphql';
@@ -21,6 +23,22 @@ import type { ServiceMetrics } from './metrics';
 import { createTracingPlugin } from './tracing/tracing-plugin';
 import type { Tracer } from './tracing/tracer';
 import { StartupError } from './process';
+
+/**
+ * Subscriptions run over graphql-ws, on the same path. Over HTTP, a subscription would run its field's resolver
+ * once with no event (an internal error in a subgraph, a 500 from the gateway), so it is refused before it runs:
+ * HTTP 400, BAD_REQUEST, with the way to subscribe in the message. The gateway's queries and mutations over
+ * WebSockets pass through here too; its subscriptions never do.
+ */
+const SUBSCRIPTION_CHECK: GraphQLRequestListener<BaseContext> = {
+  async didResolveOperation({ operation }) {
+    if (operation?.operation !== 'subscription') return;
+    throw new GraphQLError('Subscriptions are served over WebSockets (graphql-ws, subprotocol graphql-transport-ws) at this same path, not over HTTP.', {
+      extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } },
+    });
+  },
+};
+const subscriptionsOverWebSocketsOnly: ApolloServerPlugin<BaseContext> = { requestDidStart: async () => SUBSCRIPTION_CHECK };
 
 export interface GraphQLServiceOptions<TContext extends BaseContext> {
   /** The port to listen on; 0 picks a free one. */
@@ -100,6 +118,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
     formatError: createFormatError(options.logger, options.isProduction),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 10_000 }),
+      subscriptionsOverWebSocketsOnly as ApolloServerPlugin<TContext>,
       // Subgraphs: no per-request federated tracing, which nothing here reads.
       ...(options.schema ? [ApolloServerPluginInlineTraceDisabled()] : []),
       options.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
