@@ -17,25 +17,42 @@ const RAW_STREAM = 'bench:raw:events';
 /** About one password hash here: the machine's floor is measured on a task as long. */
 const TASK_MS = 20;
 
-/** Runs one fixed-rate round: `send(email)` at {@link RATE}/s, latency = arrival of that email − intended send time. */
-async function round(durationMs: number, send: (email: string) => void, arrivals: Map<string, (at: number) => void>, tag: string) {
+/**
+ * Runs one fixed-rate round: `send(email)` at {@link RATE}/s, latency = arrival of that email − intended send
+ * time. When `send` returns the request's answer, also the time from that answer to the arrival (0 when the
+ * patient arrived first): the event's way to the screen after the registration's own request.
+ */
+async function round(durationMs: number, send: (email: string) => Promise<unknown> | void, arrivals: Map<string, (at: number) => void>, tag: string) {
   const histogram = latencyHistogram();
+  const afterAnswer = latencyHistogram();
   const pending = new Set<string>();
   const { sent, generatorCpu } = await fixedRate(RATE, durationMs, (i, intendedAt) => {
     const email = `live-${tag}-${i}-${randomUUID().slice(0, 8)}@example.org`;
+    let answeredAt: number | undefined;
+    let arrivedAt: number | undefined;
+    const recordAfterAnswer = () => {
+      if (answeredAt !== undefined && arrivedAt !== undefined) afterAnswer.recordValue(Math.max(1, Math.round((arrivedAt - answeredAt) * 1000)));
+    };
     pending.add(email);
     arrivals.set(email, (at) => {
       histogram.recordValue(Math.max(1, Math.round((at - intendedAt) * 1000)));
+      arrivedAt = at;
+      recordAfterAnswer();
       pending.delete(email);
       arrivals.delete(email);
     });
-    send(email);
+    void send(email)?.then(() => {
+      answeredAt = now();
+      recordAfterAnswer();
+    });
   });
   const deadline = now() + 10_000;
   while (pending.size > 0 && now() < deadline) await sleep(20);
   for (const email of pending) arrivals.delete(email);
-  return { summary: summarize(histogram), sent, lost: pending.size, generatorCpu };
+  return { summary: summarize(histogram), afterAnswer: afterAnswer.totalCount ? summarize(afterAnswer) : undefined, sent, lost: pending.size, generatorCpu };
 }
+
+const afterAnswerText = (summary?: LatencySummary) => (summary ? `${summary.p50Ms.toFixed(1)} / ${summary.p99Ms.toFixed(1)} ms` : 'none');
 
 export const liveLatency: Scenario = {
   id: 'live-latency',
@@ -74,7 +91,7 @@ export const liveLatency: Scenario = {
     let firstError: string | undefined;
     const viaGateway = (email: string) => {
       const input = { email, password: 'correct horse battery', firstName: 'Live', lastName: 'Latency' };
-      void poster(context.gateway.url, { query: REGISTER, variables: { input } }, {}, agent)().then((result) => {
+      return poster(context.gateway.url, { query: REGISTER, variables: { input } }, {}, agent)().then((result) => {
         if (!result.ok) {
           registerErrors += 1;
           firstError ??= result.body;
@@ -85,9 +102,7 @@ export const liveLatency: Scenario = {
       const body = JSON.stringify({ id: randomUUID(), data: { userId: randomUUID(), email, firstName: 'Live', lastName: 'Latency' } });
       void redis.xadd(RAW_STREAM, '*', 'id', randomUUID(), 'type', 'UserRegistered', 'body', body);
     };
-    const viaRawHashed = (email: string) => {
-      void poster(`http://127.0.0.1:${rawPort}/register`, { email, password: 'correct horse battery' }, {}, agent)();
-    };
+    const viaRawHashed = (email: string) => poster(`http://127.0.0.1:${rawPort}/register`, { email, password: 'correct horse battery' }, {}, agent)();
     const gatewaySubscriber = await openSubscribers({ url: context.gateway.url, count: 1, query: SUBSCRIPTION, authorization: context.authorization, onNext });
     const rawSubscriber = await openSubscribers({ url: `http://127.0.0.1:${rawPort}/`, count: 1, query: SUBSCRIPTION, onNext });
     try {
@@ -125,6 +140,7 @@ export const liveLatency: Scenario = {
         'the system path includes the argon2id hash (about 20 to 30 ms here), the user + outbox transaction, the publication, the consumer and the gateway; the raw path has no hash, so the issue\'s target (≤ 3 × its p99 of a few ms) is below the hash alone',
         'second baseline, "raw + hash": the raw path behind an HTTP POST that hashes the password first with identity\'s parameters; rounds run system, raw, raw + hash, machine floor',
         `machine floor: ${TASK_MS} ms of pure computation (as long as one hash), ${RATE} times a second in a process of its own, each run timed; its p99 ÷ its time undisturbed shows what the machine alone adds to any path that holds the CPU that long. Per round: ${machine.map((task) => `p50 ${task.summary.p50Ms.toFixed(1)} / p99 ${task.summary.p99Ms.toFixed(1)} / max ${task.summary.maxMs.toFixed(1)} ms (undisturbed ${task.aloneMs.toFixed(1)})`).join('; ')}`,
+        `after the answer: from \`register\`'s answer at the client to the patient's arrival (0 when the patient came first), p50 / p99 per round: system ${runs.map((run) => afterAnswerText(run.system.afterAnswer)).join('; ')}; raw + hash ${runs.map((run) => afterAnswerText(run.hashedBaseline.afterAnswer)).join('; ')}`,
         ...generatorNote(generatorCpuMax),
       ];
       if (lost) notes.push(`${lost} sends never arrived within 10 s (not in the histograms)`);
@@ -140,7 +156,7 @@ export const liveLatency: Scenario = {
         ],
         generatorCpuMax,
         notes,
-        details: { system: summaries((run) => run.system.summary), baseline: summaries((run) => run.baseline.summary), hashedBaseline: summaries((run) => run.hashedBaseline.summary), machine },
+        details: { system: summaries((run) => run.system.summary), baseline: summaries((run) => run.baseline.summary), hashedBaseline: summaries((run) => run.hashedBaseline.summary), machine, afterAnswer: runs.map((run) => ({ system: run.system.afterAnswer, hashedBaseline: run.hashedBaseline.afterAnswer })) },
       };
     } finally {
       await gatewaySubscriber.close();
