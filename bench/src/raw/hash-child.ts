@@ -1,14 +1,10 @@
 /**
- * The register baseline: password hashes with identity's parameters (argon2id m = 19456 KiB, t = 2, p = 1,
- * @node-rs/argon2, as subgraphs/identity/src/users/password.ts), in a process of its own like identity.
+ * The register baseline: password hashes by identity's own `hashPassword` (argon2id m = 19456 KiB, t = 2,
+ * p = 1, @node-rs/argon2, its memory kept for the next hash), in a process of its own like identity.
  * Message `{ type: 'hash', count, concurrency }` → `{ type: 'hashed', elapsedMs }`.
  */
-// Hashes keep their memory for the next, exactly as in identity (before the addon loads).
-import '@phos/identity/dist/users/hash-memory';
-import { hash } from '@node-rs/argon2';
+import { hashPassword } from '@phos/identity/dist/users/password';
 import { performance } from 'node:perf_hooks';
-
-const PARAMETERS = { algorithm: 2 /* Argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 process.on('message', async (message: { type?: string; count: number; concurrency: number }) => {
   if (message?.type !== 'hash') return;
@@ -17,7 +13,7 @@ process.on('message', async (message: { type?: string; count: number; concurrenc
   const worker = async () => {
     while (next < message.count) {
       next += 1;
-      await hash('correct horse battery', PARAMETERS);
+      await hashPassword('correct horse battery');
     }
   };
   await Promise.all(Array.from({ length: message.concurrency }, worker));

@@ -7,9 +7,8 @@
  *   and `POST /register` (JSON `{ email, password }`): an argon2id hash with identity's parameters, then the
  *   XADD, then the answer; the raw pipeline with a registration's unavoidable cost in front.
  */
-// Hashes keep their memory for the next, exactly as in identity (before the addon loads).
-import '@phos/identity/dist/users/hash-memory';
-import { hash } from '@node-rs/argon2';
+// identity's own hash: the same parameters, its memory kept for the next hash.
+import { hashPassword } from '@phos/identity/dist/users/password';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
@@ -21,8 +20,6 @@ const redisUrl = process.env.RAW_REDIS_URL!;
 const channel = process.env.RAW_CHANNEL ?? 'bench:raw:created';
 const stream = process.env.RAW_STREAM ?? 'bench:raw:events';
 const pgUrl = process.env.RAW_PG_URL;
-/** identity's hash parameters (subgraphs/identity/src/users/password.ts). */
-const PARAMETERS = { algorithm: 2 /* Argon2id */, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 async function main() {
   const subscribed = new Set<WebSocket>();
@@ -66,7 +63,7 @@ async function main() {
     await pg.query('CREATE TABLE IF NOT EXISTS bench_patients (LIKE patients INCLUDING ALL)');
     await commands.xgroup('CREATE', stream, 'raw', '$', 'MKSTREAM').catch(() => undefined);
     register = async ({ email, password }) => {
-      await hash(password, PARAMETERS);
+      await hashPassword(password);
       const body = JSON.stringify({ id: randomUUID(), data: { userId: randomUUID(), email, firstName: 'Live', lastName: 'Latency' } });
       await commands.xadd(stream, '*', 'id', randomUUID(), 'type', 'UserRegistered', 'body', body);
     };
