@@ -28,7 +28,11 @@ const config: CodegenConfig = {
     },
     'subgraphs/patients/src/generated/graphql.ts': {
       schema: 'schema/patients.graphql',
-      ...resolvers({ Patient: '../patients/patient.entity#Patient as PatientModel', User: '{ id: string }' }),
+      ...resolvers({
+        Patient: '../patients/patient.entity#Patient as PatientModel',
+        PatientConnection: '../patients/patient.service#PatientPage as PatientPageModel',
+        User: '{ id: string }',
+      }),
     },
   },
 };

@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Patient as PatientModel } from '../patients/patient.entity';
+import type { PatientPage as PatientPageModel } from '../patients/patient.service';
 import type { Context } from '../context';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -184,7 +185,7 @@ export type ResolversTypes = ResolversObject<{
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Patient: ResolverTypeWrapper<PatientModel>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  PatientConnection: ResolverTypeWrapper<Omit<PatientConnection, 'edges'> & { edges: Array<ResolversTypes['PatientEdge']> }>;
+  PatientConnection: ResolverTypeWrapper<PatientPageModel>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   PatientEdge: ResolverTypeWrapper<Omit<PatientEdge, 'node'> & { node: ResolversTypes['Patient'] }>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -200,7 +201,7 @@ export type ResolversParentTypes = ResolversObject<{
   Boolean: Scalars['Boolean']['output'];
   Patient: PatientModel;
   ID: Scalars['ID']['output'];
-  PatientConnection: Omit<PatientConnection, 'edges'> & { edges: Array<ResolversParentTypes['PatientEdge']> };
+  PatientConnection: PatientPageModel;
   Int: Scalars['Int']['output'];
   PatientEdge: Omit<PatientEdge, 'node'> & { node: ResolversParentTypes['Patient'] };
   Query: Record<PropertyKey, never>;

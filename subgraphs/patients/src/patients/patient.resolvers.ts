@@ -55,6 +55,9 @@ export function createPatientResolvers(patients: PatientService): Resolvers {
         resolve: (message: PatientMessage) => fromMessage(message),
       },
     },
+    PatientConnection: {
+      totalCount: (page) => page.count(),
+    },
     Patient: {
       // The same rule as `patient(id)`: it must hold when the subgraph is called directly, too.
       __resolveReference: (reference, context) => readPatient(context, reference.id),

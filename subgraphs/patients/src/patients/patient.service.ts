@@ -14,7 +14,11 @@ export const MAX_PAGE_SIZE = 100;
 export interface PatientPage {
   edges: { cursor: string; node: Patient }[];
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  totalCount: number;
+  /**
+   * How many patients there are in all: a `COUNT(*)`, whose cost grows with the table, so it runs only when
+   * asked for (`totalCount` selected), and at most once per page.
+   */
+  count(): Promise<number>;
 }
 
 /** Patient records: created from events, read by id, by user and page by page. */
@@ -143,12 +147,11 @@ export class PatientService {
       const cursor = decodeCursor(after);
       where = { $or: [{ createdAt: { $lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { $lt: cursor.id } }] };
     }
-    const [rows, totalCount] = await Promise.all([
-      first === 0 ? Promise.resolve([]) : em.find(Patient, where, { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: first + 1 }),
-      em.fork().count(Patient),
-    ]);
+    const rows = first === 0 ? [] : await em.find(Patient, where, { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: first + 1 });
     const nodes = rows.slice(0, first);
     const edges = nodes.map((node) => ({ cursor: encodeCursor(node), node }));
-    return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, totalCount };
+    let counted: Promise<number> | undefined;
+    const count = () => (counted ??= em.fork().count(Patient));
+    return { edges, pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null }, count };
   }
 }
