@@ -162,6 +162,27 @@ describe('tokens', () => {
   });
 });
 
+describe('caches', () => {
+  it.each([
+    ['the gateway', () => system.gatewayUrl, () => tokens.doctor, '{ patients(first: 5) { edges { node { id email user { email } } } } }'],
+    ['patients', () => system.patientsUrl, () => tokens.doctor, '{ patients(first: 5) { edges { node { id email } } } }'],
+    ['identity', () => system.identityUrl, () => tokens.alice, '{ me { id email } }'],
+  ])('are told by %s to store no answer, and get no validator to revalidate one', async (_name, url, token, query) => {
+    for (const method of ['POST', 'GET'] as const) {
+      const body = JSON.stringify({ query });
+      const res = await fetch(method === 'GET' ? `${url()}?query=${encodeURIComponent(query)}` : url(), {
+        method,
+        headers: { authorization: `Bearer ${token()}`, 'apollo-require-preflight': 'true', ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+        ...(method === 'POST' ? { body } : {}),
+      });
+      const result = (await res.json()) as { data?: unknown; errors?: unknown };
+      expect(result.errors).toBeUndefined();
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('etag')).toBeNull();
+    }
+  });
+});
+
 describe('on the WebSocket', () => {
   const closeCode = (url: string, authorization: string) =>
     new Promise<number>((resolve) => {

@@ -95,6 +95,9 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
   const metrics = options.metrics ?? createServiceMetrics(String(options.logger.bindings().service ?? 'phos'));
   const app = express();
   app.disable('x-powered-by');
+  // No ETag: answers are `no-store` (patient data must not sit in any cache), so nothing ever revalidates
+  // one, and hashing each body is work for nothing.
+  app.set('etag', false);
   // `req.ip` is the client's: X-Forwarded-For is believed from proxies on loopback and private networks
   // (the gateway, a load balancer in the same network), never from the internet.
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
