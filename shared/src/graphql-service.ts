@@ -7,6 +7,7 @@ import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
 import cors from 'cors';
 import express from 'express';
+import Negotiator from 'negotiator';
 import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
@@ -39,6 +40,35 @@ const SUBSCRIPTION_CHECK: GraphQLRequestListener<BaseContext> = {
   },
 };
 const subscriptionsOverWebSocketsOnly: ApolloServerPlugin<BaseContext> = { requestDidStart: async () => SUBSCRIPTION_CHECK };
+
+/** The media types Apollo chooses from for a single result, in its order (`MEDIA_TYPES` of @apollo/server). */
+const RESULT_MEDIA_TYPES = ['application/json; charset=utf-8', 'application/graphql-response+json; charset=utf-8', 'application/json; callbackSpec=1.0; charset=utf-8'];
+/** The errors of a document that cannot run: it does not parse or validate, names no operation, or its variables do not fit. */
+const DOCUMENT_ERROR_CODES = new Set<unknown>([
+  ApolloServerErrorCode.GRAPHQL_PARSE_FAILED,
+  ApolloServerErrorCode.GRAPHQL_VALIDATION_FAILED,
+  ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE,
+  ApolloServerErrorCode.BAD_USER_INPUT,
+]);
+
+/**
+ * GraphQL over HTTP: a well-formed request whose document cannot run answers 400 when the answer is
+ * `application/graphql-response+json`, and 200, the errors in the body, when it is `application/json`, which
+ * older clients read only from a 200. Apollo answers 400 to both; this turns the second into 200. The media
+ * type is Apollo's own choice from the `Accept` header (none means `application/json`). Requests that are not
+ * GraphQL requests (no `query`, CSRF prevention, a subscription) keep their 400.
+ */
+const STATUS_FOR_JSON: GraphQLRequestListener<BaseContext> = {
+  async willSendResponse({ request, response }) {
+    if (response.http.status !== 400 || response.body.kind !== 'single') return;
+    const { data, errors } = response.body.singleResult;
+    if (data !== undefined || !errors?.length || !errors.every((error) => DOCUMENT_ERROR_CODES.has(error.extensions?.code))) return;
+    const accept = request.http?.headers.get('accept');
+    const type = accept ? new Negotiator({ headers: { accept } }).mediaType(RESULT_MEDIA_TYPES) : RESULT_MEDIA_TYPES[0];
+    if (type === RESULT_MEDIA_TYPES[0]) response.http.status = 200;
+  },
+};
+const statusForJson: ApolloServerPlugin<BaseContext> = { requestDidStart: async () => STATUS_FOR_JSON };
 
 export interface GraphQLServiceOptions<TContext extends BaseContext> {
   /** The port to listen on; 0 picks a free one. */
@@ -122,6 +152,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 10_000 }),
       subscriptionsOverWebSocketsOnly as ApolloServerPlugin<TContext>,
+      statusForJson as ApolloServerPlugin<TContext>,
       // Subgraphs: no per-request federated tracing, which nothing here reads.
       ...(options.schema ? [ApolloServerPluginInlineTraceDisabled()] : []),
       options.isProduction ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
