@@ -3,17 +3,10 @@
  * table, the page does not.
  */
 import { randomUUID } from 'node:crypto';
-import { createLogger, createUserRegisteredEvent } from '@phos/shared';
-import { openDatabase } from '@phos/shared/database';
+import { createUserRegisteredEvent } from '@phos/shared';
 import type { Database } from '@phos/shared/database';
-import { Migration20261128000000CreatePatients } from '../subgraphs/patients/src/migrations/Migration20261128000000CreatePatients';
-import { Migration20261128010000CreateProcessedEvents } from '../subgraphs/patients/src/migrations/Migration20261128010000CreateProcessedEvents';
-import { Migration20261128020000CreateAuditLog } from '../subgraphs/patients/src/migrations/Migration20261128020000CreateAuditLog';
-import { AuditEntrySchema } from '../subgraphs/patients/src/patients/audit-entry.entity';
-import { PatientSchema } from '../subgraphs/patients/src/patients/patient.entity';
-import { ProcessedEventSchema } from '../subgraphs/patients/src/patients/processed-event.entity';
 import { PatientService } from '../subgraphs/patients/src/patients/patient.service';
-import { createDatabases } from './support/databases';
+import { createDatabases, openPatientsDatabase } from './support/databases';
 import type { TestDatabases } from './support/databases';
 
 describe.each(['postgres', 'sqlite'] as const)('a page of patients on %s', (kind) => {
@@ -25,13 +18,7 @@ describe.each(['postgres', 'sqlite'] as const)('a page of patients on %s', (kind
 
   beforeAll(async () => {
     databases = await createDatabases(kind);
-    orm = await openDatabase({
-      database: kind === 'postgres' ? { kind, url: databases.patients } : { kind, path: databases.patients },
-      entities: [PatientSchema, ProcessedEventSchema, AuditEntrySchema],
-      migrations: [Migration20261128000000CreatePatients, Migration20261128010000CreateProcessedEvents, Migration20261128020000CreateAuditLog],
-      envName: 'PATIENTS_DATABASE_URL',
-      logger: createLogger('test', 'silent'),
-    });
+    orm = await openPatientsDatabase(kind, databases);
     service = new PatientService(orm);
     const events = [1, 2, 3].map((n) =>
       createUserRegisteredEvent({ userId: randomUUID(), email: `page-${n}@example.org`, role: 'Patient', firstName: 'Page', lastName: `P${n}`, registeredAt: new Date().toISOString() }),

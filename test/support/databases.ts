@@ -3,6 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { createLogger } from '@phos/shared';
+import { openDatabase } from '@phos/shared/database';
+import type { Database } from '@phos/shared/database';
+import { PATIENTS_MIGRATIONS } from '../../subgraphs/patients/src/migrations';
+import { AuditEntrySchema } from '../../subgraphs/patients/src/patients/audit-entry.entity';
+import { PatientSchema } from '../../subgraphs/patients/src/patients/patient.entity';
+import { ProcessedEventSchema } from '../../subgraphs/patients/src/patients/processed-event.entity';
 
 export type DatabaseKind = 'postgres' | 'sqlite';
 
@@ -64,4 +71,15 @@ export async function queryPostgres<T = Record<string, unknown>>(url: string, sq
   } finally {
     await client.end();
   }
+}
+
+/** The patients database of `databases`, opened and migrated as the patients subgraph does it. */
+export function openPatientsDatabase(kind: DatabaseKind, databases: TestDatabases): Promise<Database> {
+  return openDatabase({
+    database: kind === 'postgres' ? { kind, url: databases.patients } : { kind, path: databases.patients },
+    entities: [PatientSchema, ProcessedEventSchema, AuditEntrySchema],
+    migrations: PATIENTS_MIGRATIONS,
+    envName: 'PATIENTS_DATABASE_URL',
+    logger: createLogger('test', 'silent'),
+  });
 }

@@ -25,11 +25,9 @@ import { openDatabase, pingDatabase } from '@phos/shared/database';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { Context } from './context';
 import type { Resolvers } from './generated/graphql';
-import { Migration20261128000000CreatePatients } from './migrations/Migration20261128000000CreatePatients';
-import { Migration20261128010000CreateProcessedEvents } from './migrations/Migration20261128010000CreateProcessedEvents';
+import { PATIENTS_MIGRATIONS } from './migrations';
 import { ProcessedEventSchema } from './patients/processed-event.entity';
 import { AuditEntrySchema } from './patients/audit-entry.entity';
-import { Migration20261128020000CreateAuditLog } from './migrations/Migration20261128020000CreateAuditLog';
 import { PatientSchema } from './patients/patient.entity';
 import { PATIENT_CREATED_TOPIC, createPatientResolvers, toMessage } from './patients/patient.resolvers';
 import type { PatientMessage } from './patients/patient.resolvers';
@@ -58,7 +56,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     const orm = await openDatabase({
       database: config.patients.database,
       entities: [PatientSchema, ProcessedEventSchema, AuditEntrySchema],
-      migrations: [Migration20261128000000CreatePatients, Migration20261128010000CreateProcessedEvents, Migration20261128020000CreateAuditLog],
+      migrations: PATIENTS_MIGRATIONS,
       envName: 'PATIENTS_DATABASE_URL',
       logger,
     });

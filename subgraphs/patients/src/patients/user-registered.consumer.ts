@@ -5,6 +5,9 @@ import type { Config, ConsumerObserver, EventBus, EventConsumer, Logger, Span, T
 import type { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
 
+/** How long `stop` waits for announcements under way. */
+const ANNOUNCE_STOP_TIMEOUT_MS = 3000;
+
 /** The consumer group of the patients subgraph: each event is handled by exactly one of its replicas. */
 export const PATIENTS_GROUP = 'patients';
 
@@ -13,7 +16,7 @@ export const PATIENTS_GROUP = 'patients';
  * registered with the Patient role, then announces it to `patientCreated` subscribers. Malformed events are
  * dead-lettered at once; a database outage is retried until the database is back.
  */
-export function consumeUserRegistered(options: {
+export async function consumeUserRegistered(options: {
   events: EventBus;
   patients: PatientService;
   logger: Logger;
@@ -35,14 +38,23 @@ export function consumeUserRegistered(options: {
       attributes: { 'messaging.system': 'redis', 'messaging.destination.name': USER_REGISTERED_CHANNEL, 'messaging.message.id': event.id },
     });
 
-  /** Logs the new patient and announces it to subscribers; a failed announcement is logged, not retried. */
-  const announce = (event: UserRegisteredEvent, patient: Patient, span: Span) => {
+  /** Announcements under way: `stop` lets them finish. */
+  const announcing = new Set<Promise<void>>();
+  /**
+   * Logs the new patient and announces it to subscribers; a failed announcement is logged, not retried. The
+   * event is acknowledged without waiting for the announcement's answer: the `PUBLISH` and the `XACK` leave
+   * together, in that order on one connection, and one round trip to Redis serves both.
+   */
+  const announce = (event: UserRegisteredEvent, patient: Patient, span: Span): void => {
     const logger = options.logger.child({ traceId: span.traceId });
     logger.info({ eventId: event.id, userId: patient.userId, patientId: patient.id }, `Successfully created patient record ${patient.id} for user ${patient.userId}`);
-    return onPatientCreated(patient, span).then(
-      () => logger.info({ eventId: event.id, patientId: patient.id }, 'Announced the new patient to patientCreated subscribers'),
-      (error: unknown) => logger.error({ eventId: event.id, patientId: patient.id, err: { message: (error as Error).message } }, 'Failed to announce the new patient to subscribers'),
-    );
+    const sent: Promise<void> = onPatientCreated(patient, span)
+      .then(
+        () => logger.info({ eventId: event.id, patientId: patient.id }, 'Announced the new patient to patientCreated subscribers'),
+        (error: unknown) => logger.error({ eventId: event.id, patientId: patient.id, err: { message: (error as Error).message } }, 'Failed to announce the new patient to subscribers'),
+      )
+      .finally(() => announcing.delete(sent));
+    announcing.add(sent);
   };
 
   const isPatient = (event: UserRegisteredEvent, span: Span) => {
@@ -54,7 +66,7 @@ export function consumeUserRegistered(options: {
   const nothingCreated = (event: UserRegisteredEvent, span: Span) =>
     options.logger.info({ traceId: span.traceId, eventId: event.id, userId: event.data.userId }, 'Event already applied or user already has a patient; nothing created');
 
-  return events.consume({
+  const consumer = await events.consume({
     stream: USER_REGISTERED_CHANNEL,
     group: PATIENTS_GROUP,
     consumer: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
@@ -82,7 +94,7 @@ export function consumeUserRegistered(options: {
             if (!(await patients.databaseAnswers())) throw new TransientEventError('the patients database does not answer');
             throw error;
           }
-          if (patient) await announce(event, patient, span);
+          if (patient) announce(event, patient, span);
           else nothingCreated(event, span);
         }
         span.end();
@@ -105,15 +117,24 @@ export function consumeUserRegistered(options: {
         throw error;
       }
       const patientOf = new Map(created.map(({ event, patient }) => [event, patient]));
-      await Promise.all(
-        events.map(async (event, index) => {
-          const span = spans[index]!;
-          const patient = patientOf.get(event);
-          if (patient) await announce(event, patient, span);
-          else if (patientEvents.has(event)) nothingCreated(event, span);
-          span.end();
-        }),
-      );
+      events.forEach((event, index) => {
+        const span = spans[index]!;
+        const patient = patientOf.get(event);
+        if (patient) announce(event, patient, span);
+        else if (patientEvents.has(event)) nothingCreated(event, span);
+        span.end();
+      });
     },
   });
+  return {
+    stats: () => consumer.stats(),
+    async stop() {
+      await consumer.stop();
+      // Announcements under way get a moment to finish; one that does not (Redis away) is lost, as any
+      // announcement published while Redis is away: the patient itself is stored, and its event acknowledged.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(announcing), new Promise((resolve) => (timer = setTimeout(resolve, ANNOUNCE_STOP_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+    },
+  };
 }
