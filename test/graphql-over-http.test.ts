@@ -46,6 +46,8 @@ describe.each(endpoints)('%s', (_name, url) => {
     ['does not parse', { query: '{ me { id ' }, 'GRAPHQL_PARSE_FAILED'],
     ['does not validate', { query: '{ me { password } }' }, 'GRAPHQL_VALIDATION_FAILED'],
     ['has variables of the wrong type', { query: 'query ($show: Boolean!) { __typename @include(if: $show) }', variables: { show: 'yes' } }, 'BAD_USER_INPUT'],
+    ['names an operation it does not hold', { query: 'query A { __typename }', operationName: 'B' }, 'OPERATION_RESOLUTION_FAILURE'],
+    ['holds two operations and names neither', { query: 'query A { __typename } query B { __typename }' }, 'OPERATION_RESOLUTION_FAILURE'],
   ])('answers a document that %s with 200 for application/json and 400 for application/graphql-response+json', async (_what, body, code) => {
     for (const [accept, status, type] of [
       [JSON_ONLY, 200, JSON_ONLY],

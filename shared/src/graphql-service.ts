@@ -26,20 +26,28 @@ import type { Tracer } from './tracing/tracer';
 import { StartupError } from './process';
 
 /**
- * Subscriptions run over graphql-ws, on the same path. Over HTTP, a subscription would run its field's resolver
- * once with no event (an internal error in a subgraph, a 500 from the gateway), so it is refused before it runs:
- * HTTP 400, BAD_REQUEST, with the way to subscribe in the message. The gateway's queries and mutations over
- * WebSockets pass through here too; its subscriptions never do.
+ * Checks the operation a request runs, before it runs.
+ * - The document must hold the operation the request names, or exactly one when it names none. graphql-js
+ *   answers that itself (OPERATION_RESOLUTION_FAILURE, HTTP 400), but `@apollo/gateway` throws it from its
+ *   executor, which Apollo answers with HTTP 500 and INVALID_GRAPHQL, as if the server had failed.
+ * - Subscriptions run over graphql-ws, on the same path. Over HTTP, a subscription would run its field's
+ *   resolver once with no event (an internal error in a subgraph, a 500 from the gateway), so it is refused:
+ *   HTTP 400, BAD_REQUEST, with the way to subscribe in the message. The gateway's queries and mutations over
+ *   WebSockets pass through here too; its subscriptions never do.
  */
-const SUBSCRIPTION_CHECK: GraphQLRequestListener<BaseContext> = {
-  async didResolveOperation({ operation }) {
-    if (operation?.operation !== 'subscription') return;
+const OPERATION_CHECK: GraphQLRequestListener<BaseContext> = {
+  async didResolveOperation({ operation, request }) {
+    if (!operation) {
+      const message = request.operationName ? `Unknown operation named "${request.operationName}".` : 'Must provide operation name if query contains multiple operations.';
+      throw new GraphQLError(message, { extensions: { code: ApolloServerErrorCode.OPERATION_RESOLUTION_FAILURE, http: { status: 400 } } });
+    }
+    if (operation.operation !== 'subscription') return;
     throw new GraphQLError('Subscriptions are served over WebSockets (graphql-ws, subprotocol graphql-transport-ws) at this same path, not over HTTP.', {
       extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } },
     });
   },
 };
-const subscriptionsOverWebSocketsOnly: ApolloServerPlugin<BaseContext> = { requestDidStart: async () => SUBSCRIPTION_CHECK };
+const operationCheck: ApolloServerPlugin<BaseContext> = { requestDidStart: async () => OPERATION_CHECK };
 
 /** The media types Apollo chooses from for a single result, in its order (`MEDIA_TYPES` of @apollo/server). */
 const RESULT_MEDIA_TYPES = ['application/json; charset=utf-8', 'application/graphql-response+json; charset=utf-8', 'application/json; callbackSpec=1.0; charset=utf-8'];
@@ -151,7 +159,7 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
     formatError: createFormatError(options.logger, options.isProduction),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server, stopGracePeriodMillis: 10_000 }),
-      subscriptionsOverWebSocketsOnly as ApolloServerPlugin<TContext>,
+      operationCheck as ApolloServerPlugin<TContext>,
       statusForJson as ApolloServerPlugin<TContext>,
       // Subgraphs: no per-request federated tracing, which nothing here reads.
       ...(options.schema ? [ApolloServerPluginInlineTraceDisabled()] : []),
