@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { waitAtMost } from './process';
 
 /** An HTTP server whose keep-alive outlasts common proxies' idle timeouts, so they never reuse a closed socket. */
 export function createHttpServer(handler?: RequestListener): Server {
@@ -53,9 +54,7 @@ export async function closeWebSockets(clients: Iterable<ClosableSocket>, gracePe
   const open = [...clients].filter((socket) => socket.readyState !== WEBSOCKET_CLOSED);
   const closed = open.map((socket) => new Promise<void>((resolve) => socket.once('close', resolve)));
   for (const socket of open) socket.close(1001, 'Going away');
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([Promise.all(closed), new Promise<void>((resolve) => (timer = setTimeout(resolve, gracePeriodMs)))]);
-  clearTimeout(timer);
+  await waitAtMost(Promise.all(closed), gracePeriodMs);
   for (const socket of open) if (socket.readyState !== WEBSOCKET_CLOSED) socket.terminate();
   await Promise.all(closed);
 }

@@ -7,6 +7,19 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
+/**
+ * Waits for `work`, `ms` at most: for a stop that lets what is under way finish, but not for ever. Resolves
+ * when the work does or the time is up, whichever comes first, and rejects if the work rejects first.
+ */
+export async function waitAtMost(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** How long a stop may take before the process exits regardless. */
 const STOP_DEADLINE_MS = 20_000;
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger';
+import { waitAtMost } from '../process';
 import type { RedisConnections } from '../redis';
 import { PoisonEventError, TransientEventError, deadLetterStreamOf } from './event-bus';
 import type { ConsumeOptions, EventConsumer, StreamEntry } from './event-bus';
@@ -178,9 +179,7 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
       // reconnect (Redis went away first): then stop waiting. An entry in hand stays pending; another
       // consumer claims it.
       reader.disconnect();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+      await waitAtMost(done, STOP_TIMEOUT_MS);
     },
     stats: () => groupStats(commands, stream, group),
   };

@@ -1,5 +1,5 @@
 import { LockMode } from '@mikro-orm/core';
-import { backoffMs } from '@phos/shared';
+import { backoffMs, waitAtMost } from '@phos/shared';
 import type { EventBus, Logger } from '@phos/shared';
 import { isPostgres } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
@@ -102,13 +102,11 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     // Publications under way finish and are marked, for a few seconds at most: one that does not stays in the outbox.
-    let timer: NodeJS.Timeout | undefined;
     const settle = async () => {
       await Promise.all(this.inFlight);
       await this.flushMarks();
     };
-    await Promise.race([settle(), new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)))]);
-    clearTimeout(timer);
+    await waitAtMost(settle(), STOP_TIMEOUT_MS);
     clearTimeout(this.markTimer);
   }
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { TransientEventError, USER_REGISTERED, USER_REGISTERED_CHANNEL, createIdOnlyTracer, parseTraceparent, parseUserRegistered } from '@phos/shared';
+import { TransientEventError, USER_REGISTERED, USER_REGISTERED_CHANNEL, createIdOnlyTracer, parseTraceparent, parseUserRegistered, waitAtMost } from '@phos/shared';
 import type { Config, ConsumerObserver, EventBus, EventConsumer, Logger, Span, Tracer, UserRegisteredEvent } from '@phos/shared';
 import type { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
@@ -132,9 +132,7 @@ export async function consumeUserRegistered(options: {
       await consumer.stop();
       // Announcements under way get a moment to finish; one that does not (Redis away) is lost, as any
       // announcement published while Redis is away: the patient itself is stored, and its event acknowledged.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(announcing), new Promise((resolve) => (timer = setTimeout(resolve, ANNOUNCE_STOP_TIMEOUT_MS)))]);
-      clearTimeout(timer);
+      await waitAtMost(Promise.all(announcing), ANNOUNCE_STOP_TIMEOUT_MS);
     },
   };
 }
