@@ -4,12 +4,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { createLogger } from '@phos/shared';
-import { openDatabase } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
-import { PATIENTS_MIGRATIONS } from '../../subgraphs/patients/src/migrations';
-import { AuditEntrySchema } from '../../subgraphs/patients/src/patients/audit-entry.entity';
-import { PatientSchema } from '../../subgraphs/patients/src/patients/patient.entity';
-import { ProcessedEventSchema } from '../../subgraphs/patients/src/patients/processed-event.entity';
+import { openPatientsDatabase as openDatabaseOfPatients } from '../../subgraphs/patients/src/database';
 
 export type DatabaseKind = 'postgres' | 'sqlite';
 
@@ -75,11 +71,6 @@ export async function queryPostgres<T = Record<string, unknown>>(url: string, sq
 
 /** The patients database of `databases`, opened and migrated as the patients subgraph does it. */
 export function openPatientsDatabase(kind: DatabaseKind, databases: TestDatabases): Promise<Database> {
-  return openDatabase({
-    database: kind === 'postgres' ? { kind, url: databases.patients } : { kind, path: databases.patients },
-    entities: [PatientSchema, ProcessedEventSchema, AuditEntrySchema],
-    migrations: PATIENTS_MIGRATIONS,
-    envName: 'PATIENTS_DATABASE_URL',
-    logger: createLogger('test', 'silent'),
-  });
+  const database = kind === 'postgres' ? { kind, url: databases.patients } : { kind, path: databases.patients };
+  return openDatabaseOfPatients(database, createLogger('test', 'silent'));
 }

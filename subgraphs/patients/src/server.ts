@@ -21,14 +21,11 @@ import {
   USER_REGISTERED_CHANNEL,
 } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
-import { openDatabase, pingDatabase } from '@phos/shared/database';
+import { pingDatabase } from '@phos/shared/database';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { Context } from './context';
 import type { Resolvers } from './generated/graphql';
-import { PATIENTS_MIGRATIONS } from './migrations';
-import { ProcessedEventSchema } from './patients/processed-event.entity';
-import { AuditEntrySchema } from './patients/audit-entry.entity';
-import { PatientSchema } from './patients/patient.entity';
+import { openPatientsDatabase } from './database';
 import { PATIENT_CREATED_TOPIC, createPatientResolvers, toMessage } from './patients/patient.resolvers';
 import type { PatientMessage } from './patients/patient.resolvers';
 import { createSharedSubscribe } from './patients/shared-execution';
@@ -53,13 +50,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     for (const close of cleanups.reverse()) await close().catch((error: unknown) => logger.warn({ err: error }, 'Cleanup failed'));
   };
   try {
-    const orm = await openDatabase({
-      database: config.patients.database,
-      entities: [PatientSchema, ProcessedEventSchema, AuditEntrySchema],
-      migrations: PATIENTS_MIGRATIONS,
-      envName: 'PATIENTS_DATABASE_URL',
-      logger,
-    });
+    const orm = await openPatientsDatabase(config.patients.database, logger);
     cleanups.push(() => orm.close());
 
     const patients = new PatientService(orm);
