@@ -88,15 +88,15 @@ export const fanOut: Scenario = {
   system: `one event (PUBLISH on \`${PATIENT_CREATED_CHANNEL}\`, as the patients subgraph announces a patient) to N \`${SUBSCRIPTION}\` subscribers through the gateway (CPU: gateway + patients), and straight from the patients subgraph`,
   baseline: 'a raw `ws` server in its own process broadcasting the same JSON (one `next` frame, built once) to N sockets on each Redis message',
   async run(context) {
-    const sizes = context.quick ? [100, 1000] : [100, 1000, 5000];
+    const sizes = context.sized({ full: [100, 1000, 5000], quick: [100, 1000], smoke: [20] });
     // Events per measurement and their rate. At N = 100 an event costs the servers a few ms, so at 4/s the
     // window would be mostly idle: the services' background work (timers, the stream consumer's reads) and the
     // host's noise would weigh as much as the deliveries. More events, closer together (still far apart
     // next to an event's few ms), make the window the deliveries' and give five times the samples.
-    const plan = (n: number) => (n <= 100 ? { events: context.quick ? 30 : 100, rate: 20 } : { events: context.quick ? 6 : 20, rate: n >= 5000 ? 2 : 4 });
+    const plan = (n: number) => (n <= 100 ? { events: context.sized({ full: 100, quick: 30, smoke: 5 }), rate: 20 } : { events: context.sized({ full: 20, quick: 6, smoke: 3 }), rate: n >= 5000 ? 2 : 4 });
     // Four rounds where they are cheap: with two, the median is the mean, and one round the machine disturbed
     // moves the figure by half its excess.
-    const roundsFor = (n: number) => (context.quick || n >= 5000 ? 2 : 4);
+    const roundsFor = (n: number) => context.sized({ full: n >= 5000 ? 2 : 4, quick: 2, smoke: 1 });
     const rawPort = await freePort();
     const raw = await startRaw('raw-broadcast', 'raw-server.js', { RAW_PORT: String(rawPort), RAW_REDIS_URL: context.redis.url, RAW_CHANNEL }, join(context.tmp, 'raw-broadcast.log'));
     const redis = new Redis(context.redis.url);

@@ -37,8 +37,8 @@ export const idleMemory: Scenario = {
   system: `N idle \`${SUBSCRIPTION}\` subscriptions through a fresh gateway process (graphql-ws clients, all with the same token)`,
   baseline: 'N idle raw `ws` connections (each sent a subscribe) to a fresh raw `ws` server process',
   async run(context) {
-    const n = context.quick ? 1000 : 5000;
-    const roundCount = 2;
+    const n = context.sized({ full: 5000, quick: 1000, smoke: 50 });
+    const roundCount = context.sized({ full: 2, quick: 2, smoke: 1 });
     const rss: RoundPair[] = [];
     const heap: RoundPair[] = [];
     const runs = [];

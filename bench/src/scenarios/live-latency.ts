@@ -60,8 +60,9 @@ export const liveLatency: Scenario = {
   system: `\`register\` through the gateway at a steady ${RATE}/s → \`patientCreated\` (\`{ id email }\`) at one graphql-ws subscriber of the gateway`,
   baseline: `a raw pipeline written in the bench, at ${RATE}/s: XADD → XREADGROUP → INSERT (pg) → PUBLISH → \`ws\` send, in a process of its own; and the same pipeline behind an HTTP \`POST\` that first hashes the password as identity does (argon2id, same parameters)`,
   async run(context) {
-    const durationMs = context.quick ? 4000 : 15_000;
-    const roundCount = context.quick ? 2 : 4;
+    const durationMs = context.sized({ full: 15_000, quick: 4000, smoke: 1000 });
+    const roundCount = context.sized({ full: 4, quick: 2, smoke: 1 });
+    const warmMs = context.sized({ full: 2000, quick: 2000, smoke: 1000 });
     const rawPort = await freePort();
     const raw = await startRaw(
       'raw-pipeline',
@@ -107,9 +108,9 @@ export const liveLatency: Scenario = {
     const rawSubscriber = await openSubscribers({ url: `http://127.0.0.1:${rawPort}/`, count: 1, query: SUBSCRIPTION, onNext });
     try {
       // Warm-up: also makes sure both subscriptions are live end to end before anything is measured.
-      const warmGateway = await round(2000, viaGateway, arrivals, 'warm-gw');
-      const warmRaw = await round(2000, viaRaw, arrivals, 'warm-raw');
-      await round(1000, viaRawHashed, arrivals, 'warm-raw-hashed');
+      const warmGateway = await round(warmMs, viaGateway, arrivals, 'warm-gw');
+      const warmRaw = await round(warmMs, viaRaw, arrivals, 'warm-raw');
+      await round(warmMs / 2, viaRawHashed, arrivals, 'warm-raw-hashed');
       if (warmGateway.summary.count === 0) throw new Error(`no patientCreated arrived through the gateway during the warm-up (${registerErrors} register errors; first: ${firstError})`);
       if (warmRaw.summary.count === 0) throw new Error('the raw pipeline delivered nothing during the warm-up (see raw-pipeline.log)');
       const p99: RoundPair[] = [];

@@ -13,8 +13,8 @@ export const pipeline: Scenario = {
   system: 'UserRegistered events XADDed to `events:userregisteredevent` (fields id, type, body, as the relay writes them), consumed by the patients subgraph until every patient exists',
   baseline: 'the same number of single-row INSERTs into a copy of the patients table, one after another, with `pg` (the driver under MikroORM)',
   async run(context) {
-    const count = context.quick ? 300 : 1500;
-    const roundCount = context.quick ? 2 : 4;
+    const count = context.sized({ full: 1500, quick: 300, smoke: 30 });
+    const roundCount = context.sized({ full: 4, quick: 2, smoke: 1 });
     const redis = new Redis(context.redis.url);
     const pg = new Client({ connectionString: context.databases.patients });
     await pg.connect();

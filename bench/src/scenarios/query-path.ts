@@ -36,9 +36,9 @@ async function runArm(arm: Arm, durationMs: number): Promise<ArmRun> {
 async function compare(context: BenchContext, arms: Arm[]) {
   // Long enough for V8 to have optimized the gateway's path: with 1 s (3 s in full mode), the first round
   // read lower than the others, the join's most (0.53 against 0.67 to 0.81 in a full run).
-  const warmMs = context.quick ? 3000 : 10_000;
-  const measureMs = context.quick ? 2000 : 5000;
-  const roundCount = context.quick ? 2 : 4;
+  const warmMs = context.sized({ full: 10_000, quick: 3000, smoke: 300 });
+  const measureMs = context.sized({ full: 5000, quick: 2000, smoke: 500 });
+  const roundCount = context.sized({ full: 4, quick: 2, smoke: 1 });
   for (const arm of arms) await closedLoop(CONCURRENCY, warmMs, arm.send);
   const runs: ArmRun[][] = [];
   for (let i = 0; i < roundCount; i++) {

@@ -84,11 +84,11 @@ export const register: Scenario = {
         hasher.child.send({ type: 'hash', count, concurrency });
       });
     try {
-      const measureMs = context.quick ? 3000 : 8000;
-      const roundCount = context.quick ? 2 : 4;
+      const measureMs = context.sized({ full: 8000, quick: 3000, smoke: 1000 });
+      const roundCount = context.sized({ full: 4, quick: 2, smoke: 1 });
       // Long enough for V8 to have optimized the whole path: the first thousand registrations cost up to a
       // fifth more CPU each than later ones.
-      const warmUpMs = context.quick ? 3000 : 10_000;
+      const warmUpMs = context.sized({ full: 10_000, quick: 3000, smoke: 500 });
       await closedLoop(CLIENTS, warmUpMs, send);
       await hashes(CLIENTS * 2);
       const rounds: RoundPair[] = [];

@@ -2,7 +2,7 @@ import type { Figure, RoundPair, ScenarioResult } from '../support/report';
 import type { BenchContext } from '../support/system';
 import { median } from '../support/load';
 
-export type ScenarioOutcome = Omit<ScenarioResult, 'scenario' | 'title' | 'quick' | 'startedAt' | 'durationMs' | 'system' | 'baseline'>;
+export type ScenarioOutcome = Omit<ScenarioResult, 'scenario' | 'title' | 'mode' | 'startedAt' | 'durationMs' | 'system' | 'baseline'>;
 
 export interface Scenario {
   id: string;

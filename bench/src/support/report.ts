@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { BenchMode } from './system';
 
 /** One measured pair: the system, its raw baseline from the same run, and system ÷ baseline. */
 export interface RoundPair {
@@ -28,7 +29,7 @@ export interface ScenarioResult {
   title: string;
   system: string;
   baseline: string;
-  quick: boolean;
+  mode: BenchMode;
   startedAt: string;
   durationMs: number;
   figures: Figure[];
@@ -39,12 +40,19 @@ export interface ScenarioResult {
   details?: Record<string, unknown>;
 }
 
-export const RESULTS_DIR = join(__dirname, '..', '..', 'results');
+/** Where a run writes: `<scenario>.json` files and a Markdown table of all of them. */
+export interface BenchOutput {
+  resultsDir: string;
+  markdownPath: string;
+}
+
+/** The committed results: bench/results/<scenario>.json and bench/RESULTS.md. */
+export const COMMITTED_OUTPUT: BenchOutput = { resultsDir: join(__dirname, '..', '..', 'results'), markdownPath: join(__dirname, '..', '..', 'RESULTS.md') };
 const ORDER = ['query-path', 'join', 'register', 'pipeline', 'live-latency', 'fan-out', 'idle-memory'];
 
-export function writeResult(result: ScenarioResult): void {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(join(RESULTS_DIR, `${result.scenario}.json`), `${JSON.stringify(result, null, 2)}\n`);
+export function writeResult(output: BenchOutput, result: ScenarioResult): void {
+  mkdirSync(output.resultsDir, { recursive: true });
+  writeFileSync(join(output.resultsDir, `${result.scenario}.json`), `${JSON.stringify(result, null, 2)}\n`);
 }
 
 const fmt = (value: number): string => {
@@ -55,11 +63,11 @@ const fmt = (value: number): string => {
   return value.toFixed(2);
 };
 
-/** Rewrites bench/RESULTS.md from every bench/results/<scenario>.json present. */
-export function writeMarkdown(machine: string): void {
-  const results = readdirSync(RESULTS_DIR)
+/** Rewrites the Markdown table (bench/RESULTS.md) from every `<scenario>.json` present in the results folder. */
+export function writeMarkdown(output: BenchOutput, machine: string): void {
+  const results = readdirSync(output.resultsDir)
     .filter((file) => file.endsWith('.json'))
-    .map((file) => JSON.parse(readFileSync(join(RESULTS_DIR, file), 'utf8')) as ScenarioResult)
+    .map((file) => JSON.parse(readFileSync(join(output.resultsDir, file), 'utf8')) as ScenarioResult)
     .sort((a, b) => ORDER.indexOf(a.scenario) - ORDER.indexOf(b.scenario));
   const lines: string[] = [
     '# Benchmark results',
@@ -74,7 +82,7 @@ export function writeMarkdown(machine: string): void {
   ];
   results.forEach((result) => {
     const number = ORDER.indexOf(result.scenario) + 1;
-    const mode = result.quick ? 'quick' : 'full';
+    const { mode } = result;
     const cpu = `${Math.round(result.generatorCpuMax * 100)}%${result.generatorCpuMax > 0.7 ? ' ⚠' : ''}`;
     if (result.error) lines.push(`| ${number} | ${result.title} | failed: ${result.error.replace(/\|/g, '/').slice(0, 200)} | | | | | ✗ | ${mode} | |`);
     for (const figure of result.figures) {
@@ -87,7 +95,7 @@ export function writeMarkdown(machine: string): void {
   lines.push('', '## Scenarios', '');
   for (const result of results) {
     lines.push(`### ${ORDER.indexOf(result.scenario) + 1}. ${result.title}`, '', `- system: ${result.system}`, `- baseline: ${result.baseline}`);
-    lines.push(`- run: ${result.startedAt}, ${(result.durationMs / 1000).toFixed(1)} s, ${result.quick ? '--quick' : 'full'}`);
+    lines.push(`- run: ${result.startedAt}, ${(result.durationMs / 1000).toFixed(1)} s, ${result.mode === 'full' ? 'full' : `--${result.mode}`}`);
     for (const figure of result.figures) {
       const rounds = figure.rounds.map((round) => `${fmt(round.system)} / ${fmt(round.baseline)} = ${fmt(round.ratio)}`).join('; ');
       lines.push(`- ${figure.name} per round (system / baseline = ratio): ${rounds}`);
@@ -95,5 +103,5 @@ export function writeMarkdown(machine: string): void {
     for (const note of result.notes) lines.push(`- ${note}`);
     lines.push('');
   }
-  writeFileSync(join(RESULTS_DIR, '..', 'RESULTS.md'), `${lines.join('\n')}\n`);
+  writeFileSync(output.markdownPath, `${lines.join('\n')}\n`);
 }

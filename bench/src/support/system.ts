@@ -14,9 +14,17 @@ const NO_LIMIT = '1000000000';
 
 export const REGISTER = `mutation Register($input: RegisterInput!) { register(input: $input) { token user { id } } }`;
 
+/**
+ * How much a run measures: `full` is the result, `quick` gives the same picture in a few minutes, and `smoke`
+ * measures nothing worth reading: it only checks, in a minute, that every scenario still runs end to end.
+ */
+export type BenchMode = 'full' | 'quick' | 'smoke';
+
 /** Everything a scenario may use: the running system (as child processes), its Redis and databases. */
 export interface BenchContext {
-  quick: boolean;
+  mode: BenchMode;
+  /** This run's value of a size or a duration, given one per mode. */
+  sized<T>(values: Record<BenchMode, T>): T;
   runId: string;
   /** bench/results/tmp/<run>: logs and Redis's folder, never committed. */
   tmp: string;
@@ -38,7 +46,7 @@ export interface BenchContext {
   stop(): Promise<void>;
 }
 
-export async function startBenchSystem(quick: boolean, tmpRoot: string): Promise<BenchContext> {
+export async function startBenchSystem(mode: BenchMode, tmpRoot: string): Promise<BenchContext> {
   const runId = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const tmp = join(tmpRoot, runId);
   mkdirSync(tmp, { recursive: true });
@@ -88,7 +96,8 @@ export async function startBenchSystem(quick: boolean, tmpRoot: string): Promise
     stops.push(() => pg.end());
     let counter = 0;
     const context: BenchContext = {
-      quick,
+      mode,
+      sized: (values) => values[mode],
       runId,
       tmp,
       redis,
