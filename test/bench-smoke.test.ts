@@ -53,8 +53,8 @@ describe('the bench', () => {
     SCENARIOS.forEach((_, i) => expect(table).toMatch(new RegExp(`^\\| ${i + 1} \\|.*\\| smoke \\|`, 'm')));
   }, 300_000);
 
-  test('refuses an unknown option, and --quick with --smoke, without starting anything', async () => {
-    for (const args of [['--fast'], ['--quick', '--smoke'], ['--out']]) {
+  test('refuses an unknown option, --quick with --smoke, and an option without its value, without starting anything', async () => {
+    for (const args of [['--fast'], ['--quick', '--smoke'], ['--out'], ['--smoke', '--only']]) {
       const { code, output } = await runBench(args);
       expect({ args, code }).toEqual({ args, code: 2 });
       expect(output).toContain('Usage: npm run bench --');

@@ -34,8 +34,9 @@ function parseArgs(argv: string[]) {
   const only = option(argv, '--only');
   const out = option(argv, '--out');
   const unknown = argv.filter((arg, i) => !flags.includes(arg) && ![...only.taken, ...out.taken].includes(i));
-  if (unknown.length || (out.taken.length && !out.value)) {
-    console.error(`bench: unknown option ${unknown.join(' ') || '--out without a folder'}. ${USAGE}`);
+  const missing = [only, out].some((given) => given.taken.length > 0 && !given.value);
+  if (unknown.length || missing) {
+    console.error(`bench: ${unknown.length ? `unknown option ${unknown.join(' ')}` : '--only and --out each need a value'}. ${USAGE}`);
     process.exit(2);
   }
   // A smoke run's figures mean nothing: unless told where, they go to a folder of their own, never over the committed results.
