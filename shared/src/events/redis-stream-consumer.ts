@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { loggableError } from '../logger';
 import type { Logger } from '../logger';
 import { waitAtMost } from '../process';
 import type { RedisConnections } from '../redis';
@@ -71,17 +72,19 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
         observer.onConsumed?.(entry);
         return;
       } catch (error) {
-        if (error instanceof PoisonEventError) return deadLetter(entry, error.message);
+        // A dead letter's reason is read by operators (`events dead-letters`): only what a log line may carry.
+        const reason = loggableError(error).message;
+        if (error instanceof PoisonEventError) return deadLetter(entry, reason);
         if (error instanceof TransientEventError) {
           outage += 1;
           observer.onRetried?.(entry);
-          if (outage === 1) logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, reason: error.message }, 'A dependency is down; retrying the event until it is back');
+          if (outage === 1) logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, reason }, 'A dependency is down; retrying the event until it is back');
           await pause(backoffMs(outage, retryBaseMs, maxRetryDelayMs));
           continue;
         }
-        if (entry.deliveries >= maxDeliveries) return deadLetter(entry, `failed ${entry.deliveries} deliveries: ${(error as Error).message}`);
+        if (entry.deliveries >= maxDeliveries) return deadLetter(entry, `failed ${entry.deliveries} deliveries: ${reason}`);
         observer.onRetried?.(entry);
-        logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, deliveries: entry.deliveries, err: { message: (error as Error).message } }, 'Event handling failed; retrying');
+        logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, deliveries: entry.deliveries, err: error }, 'Event handling failed; retrying');
         await pause(backoffMs(entry.deliveries, retryBaseMs, maxRetryDelayMs));
         entry.deliveries += 1;
       }

@@ -2,6 +2,7 @@ import { ROOT_CONTEXT, SpanKind as OtelSpanKind, SpanStatusCode, trace } from '@
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { Resource } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { loggableError } from '../logger';
 import type { Span, SpanKind, Tracer } from './tracer';
 import { formatTraceparent } from './trace-context';
 import type { TraceContext } from './trace-context';
@@ -41,7 +42,9 @@ export function createOtlpTracer(service: string, endpoint: string): Tracer {
           if (ended) return;
           ended = true;
           if (error) {
-            span.recordException(error instanceof Error ? error : String(error));
+            // Spans leave the service: the exception goes as a log line would carry it (no statement, no values).
+            const { type, message, code, stack } = loggableError(error);
+            span.recordException({ name: type, message, code, stack });
             span.setStatus({ code: SpanStatusCode.ERROR });
           }
           span.end();
