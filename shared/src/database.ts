@@ -77,6 +77,30 @@ export function isPostgres(orm: Database): boolean {
   return (orm.config.getDriver() as unknown) instanceof PostgreSqlDriver;
 }
 
+/**
+ * PostgreSQL's SQLSTATE classes and codes that say the database cannot do the work now, whatever the work:
+ * connection (08), resources such as a full disk (53), an operator or a timeout (57), the system (58),
+ * configuration (F0), a read-only database (25006), lock contention (40001, 40P01, 55P03, 55006), a missing
+ * privilege (42501).
+ */
+const POSTGRES_OUTAGE = /^(?:08|53|57|58|F0)|^(?:25006|40001|40P01|55P03|55006|42501)$/;
+/** SQLite's result codes of the same kind: busy or locked, full, I/O, read-only, cannot open, out of memory. */
+const SQLITE_OUTAGE = /^SQLITE_(?:BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM|PROTOCOL)/;
+/** Node.js's codes for a connection that failed or broke. */
+const NETWORK_OUTAGE = /^(?:ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN)$/;
+
+/**
+ * True when an error says the database could not do the work now (it is down, full, read-only, locked, out
+ * of connections), not that the work itself is wrong: work that met it should wait and try again, not give up.
+ * A constraint or a value that does not fit (PostgreSQL's classes 22 and 23) is the work's own fault: false.
+ */
+export function isDatabaseOutage(error: unknown): boolean {
+  const { code, name, message } = (error ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  if (typeof code === 'string' && (POSTGRES_OUTAGE.test(code) || SQLITE_OUTAGE.test(code) || NETWORK_OUTAGE.test(code))) return true;
+  // knex gives up waiting for a pooled connection; pg loses one mid-query.
+  return name === 'KnexTimeoutError' || (typeof message === 'string' && /Connection terminated|Timeout acquiring a connection/.test(message));
+}
+
 /** An arbitrary, fixed advisory lock key: "phos" in ASCII, for migrations. */
 const MIGRATION_LOCK_KEY = 0x70686f73;
 

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { TransientEventError, USER_REGISTERED, USER_REGISTERED_CHANNEL, createIdOnlyTracer, parseTraceparent, parseUserRegistered, waitAtMost } from '@phos/shared';
+import { TransientEventError, USER_REGISTERED, USER_REGISTERED_CHANNEL, createIdOnlyTracer, loggableError, parseTraceparent, parseUserRegistered, waitAtMost } from '@phos/shared';
+import { isDatabaseOutage } from '@phos/shared/database';
 import type { Config, ConsumerObserver, EventBus, EventConsumer, Logger, Span, Tracer, UserRegisteredEvent } from '@phos/shared';
 import type { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
@@ -91,6 +92,9 @@ export async function consumeUserRegistered(options: {
           try {
             patient = await patients.createFromEvent(event);
           } catch (error) {
+            // The database down, full, read-only or locked: wait for it, however long. Anything else counts
+            // towards the event's deliveries, and a dead letter in the end.
+            if (isDatabaseOutage(error)) throw new TransientEventError(`the patients database cannot store patients now (${loggableError(error).message})`);
             if (!(await patients.databaseAnswers())) throw new TransientEventError('the patients database does not answer');
             throw error;
           }
