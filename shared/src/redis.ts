@@ -5,6 +5,14 @@ import { StartupError } from './process';
 
 export type { Redis };
 
+/** The oldest Redis the services run on: the rate limiter counts with `EXPIRE … NX`, which came with 7.0. */
+const MIN_REDIS_MAJOR = 7;
+
+/** The version a Redis server gives in `INFO server`, if it gives one. */
+export function redisVersionOf(info: string): string | undefined {
+  return /^redis_version:([^\r\n]+)/m.exec(info)?.[1];
+}
+
 /** One process's Redis connections: a command connection and, if asked for, a subscriber (SUBSCRIBE blocks its connection). */
 export interface RedisConnections {
   readonly publisher: Redis;
@@ -40,20 +48,27 @@ function createClient(url: string, name: string, logger: Logger): Redis {
 
 /**
  * Opens the command connection, and the subscriber connection when `options.subscriber` is set. Throws
- * {@link StartupError} naming `REDIS_URL` when Redis does not answer, after closing whatever it opened.
+ * {@link StartupError} naming `REDIS_URL` when Redis does not answer, or is older than 7.0 (on 6.x the rate
+ * limiter's script fails and every attempt would be let through), after closing whatever it opened.
  */
 export async function connectRedis(url: string, name: string, logger: Logger, options: { subscriber?: boolean } = {}): Promise<RedisConnections> {
   const publisher = createClient(url, `${name}:publisher`, logger);
   const subscriber = options.subscriber ? createClient(url, `${name}:subscriber`, logger) : undefined;
+  const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
+  const giveUp = (message: string) => {
+    publisher.disconnect();
+    subscriber?.disconnect();
+    return new StartupError(message);
+  };
   try {
     await Promise.all([publisher.connect(), subscriber?.connect()]);
   } catch (error) {
-    publisher.disconnect();
-    subscriber?.disconnect();
-    const safeUrl = url.replace(/\/\/[^@/]*@/, '//***@');
-    throw new StartupError(
-      `cannot reach Redis at REDIS_URL=${safeUrl} (${(error as Error).message}). Start Redis (for example \`redis-server\`) or set REDIS_URL.`,
-    );
+    throw giveUp(`cannot reach Redis at REDIS_URL=${safeUrl} (${(error as Error).message}). Start Redis (for example \`redis-server\`) or set REDIS_URL.`);
+  }
+  // A server that keeps INFO to itself (some managed ones) is taken at its word.
+  const version = await publisher.info('server').then(redisVersionOf, () => undefined);
+  if (version && Number.parseInt(version, 10) < MIN_REDIS_MAJOR) {
+    throw giveUp(`Redis at REDIS_URL=${safeUrl} is version ${version}; the services need Redis ${MIN_REDIS_MAJOR}.0 or newer.`);
   }
   return {
     publisher,
