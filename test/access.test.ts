@@ -215,6 +215,23 @@ describe('on the WebSocket', () => {
     }
   });
 
+  it.each([
+    ['a fragment spread', 'subscription { ...Created } fragment Created on Subscription { patientCreated { id email } }'],
+    ['an inline fragment', 'subscription { ... on Subscription { patientCreated { id email } } }'],
+  ])('refuses patientCreated at the gateway itself when the root field is behind %s', async (_form, query) => {
+    const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${tokens.alice}` });
+    try {
+      const subscription = collect(client, query);
+      // A graphql-ws `error` before anything starts: the gateway's own check, not the subgraph's refusal.
+      const error = await eventually(async () => (subscription.error as any[] | undefined) ?? subscription.results[0]?.errors ?? undefined, 5000, 'the refusal');
+      expect(subscription.error).toBeDefined();
+      expect(error[0].extensions.code).toBe('FORBIDDEN');
+      expect(subscription.results).toEqual([]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it("reads only a patient's own record over the WebSocket too", async () => {
     const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${tokens.alice}` });
     try {

@@ -1,5 +1,5 @@
 import { GraphQLError, Kind, getVariableValues } from 'graphql';
-import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult, GraphQLFormattedError } from 'graphql';
+import type { ExecutionArgs, ExecutionResult, FormattedExecutionResult, FragmentDefinitionNode, GraphQLFormattedError, SelectionSetNode } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { ErrorCode, closeWebSockets, endAtExpiry, requireCaller, requireStaff, serveGraphQLWs } from '@phos/shared';
 import type { CallerContext, Logger } from '@phos/shared';
@@ -70,10 +70,26 @@ interface OperationContext extends GatewayContext {
   id: string;
 }
 
-/** The root field of a prepared subscription (validation allows exactly one). */
-function rootFieldOf(prepared: PreparedOperation): string {
-  const selection = prepared.operation.selectionSet.selections[0];
-  return selection?.kind === Kind.FIELD ? selection.name.value : '';
+/**
+ * The root fields of a prepared subscription, through fragment spreads and inline fragments (validation
+ * allows exactly one, however it is written).
+ */
+function rootFieldsOf(prepared: PreparedOperation): string[] {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of prepared.document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  const fields: string[] = [];
+  const visit = (selectionSet: SelectionSetNode, entered: Set<string>) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) fields.push(selection.name.value);
+      else if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet, entered);
+      else if (!entered.has(selection.name.value)) {
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) visit(fragment.selectionSet, new Set([...entered, selection.name.value]));
+      }
+    }
+  };
+  visit(prepared.operation.selectionSet, new Set());
+  return fields;
 }
 
 /**
@@ -126,9 +142,10 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         if (!('key' in prepared)) return prepared;
         const caller = callers.get(ctx.extra) ?? { caller: null };
         if (prepared.plan) {
-          const field = rootFieldOf(prepared);
           try {
-            (SUBSCRIPTION_POLICIES[field] ?? requireCaller)(caller);
+            // Every root field's rule, and at least the caller's: none is looser than signing in.
+            requireCaller(caller);
+            for (const field of rootFieldsOf(prepared)) SUBSCRIPTION_POLICIES[field]?.(caller);
           } catch (error) {
             return [error as GraphQLError];
           }
