@@ -121,14 +121,15 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
   const claimStale = async () => {
     const stale = (await commands.xpending(stream, group, 'IDLE', claimIdleMs, '-', '+', batchSize)) as [string, string, number, number][];
     if (stale.length === 0) return;
-    const claimed = (await commands.xclaim(stream, group, consumer, claimIdleMs, ...stale.map(([id]) => id))) as [string, string[] | null][];
+    // What XCLAIM leaves out is not ours to touch: an entry the stream no longer holds (trimmed or lost), which
+    // Redis (7.0 and newer) drops from the pending list itself, or one another replica claimed a moment ago,
+    // which that replica now handles.
+    const claimed = ((await commands.xclaim(stream, group, consumer, claimIdleMs, ...stale.map(([id]) => id))) as [string, string[] | null][]).filter(
+      (entry): entry is [string, string[]] => entry[1] !== null,
+    );
     const deliveriesOf = new Map(stale.map(([id, , , count]) => [id, count + 1]));
-    const present = new Set(claimed.filter(([, flat]) => flat).map(([id]) => id));
-    // Pending entries the stream no longer holds (trimmed or lost) have nothing left to handle.
-    const gone = stale.map(([id]) => id).filter((id) => !present.has(id));
-    if (gone.length) await commands.xack(stream, group, ...gone);
-    if (present.size) logger.info({ count: present.size }, 'Claimed events left pending too long');
-    for (const [id, flat] of claimed) if (flat) await handleEntry(id, flat, deliveriesOf.get(id) ?? 1);
+    if (claimed.length) logger.info({ count: claimed.length }, 'Claimed events left pending too long');
+    for (const [id, flat] of claimed) await handleEntry(id, flat, deliveriesOf.get(id) ?? 1);
   };
 
   /** Where the loop is, for the log when it is stopped. */
