@@ -100,7 +100,8 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    // The loop ends after the round under way; a database that hangs does not hold the service's stop.
+    await waitAtMost(this.loop ?? Promise.resolve(), STOP_TIMEOUT_MS);
     // Publications under way finish and are marked, for a few seconds at most: one that does not stays in the outbox.
     const settle = async () => {
       await Promise.all(this.inFlight);
@@ -244,7 +245,8 @@ export class OutboxRelay {
         failures += 1;
         if (failures === 1) this.logger.warn({ err: { message: (error as Error).message } }, 'Cannot publish stored events; they stay in the outbox and are retried');
       }
-      if (this.running && failures === 0 && published === this.batchSize) continue;
+      if (!this.running) break;
+      if (failures === 0 && published === this.batchSize) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, failures ? backoffMs(failures, 200, 5000) : this.pollIntervalMs);
         this.wake = () => {
