@@ -197,6 +197,9 @@ export class OutboxRelay {
     for (const type of types) {
       const before = await this.bus.consumedBefore(type);
       if (before === null) continue;
+      // The answer is the run's that took the rows only if Redis did not restart since `current` was read: a
+      // fresh Redis whose groups hold nothing would say everything before now was consumed.
+      if ((await this.bus.instance()) !== current) break;
       consumed += await em.nativeUpdate(
         OutboxEvent,
         { type, publishedTo: current, consumedAt: null, publishedAt: { $lt: new Date(before - CLOCK_SKEW_MS) } },
