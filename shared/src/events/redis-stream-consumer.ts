@@ -68,9 +68,6 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
     while (running) {
       try {
         await handle(entry);
-        await commands.xack(stream, group, streamId);
-        observer.onConsumed?.(entry);
-        return;
       } catch (error) {
         // A dead letter's reason is read by operators (`events dead-letters`): only what a log line may carry.
         const reason = loggableError(error).message;
@@ -87,6 +84,26 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
         logger.warn({ traceId: options.traceIdOf?.(entry), eventId: entry.eventId, deliveries: entry.deliveries, err: error }, 'Event handling failed; retrying');
         await pause(backoffMs(entry.deliveries, retryBaseMs, maxRetryDelayMs));
         entry.deliveries += 1;
+        continue;
+      }
+      return acknowledge(entry);
+    }
+  };
+
+  /**
+   * Acknowledges handled entries (one XACK), retrying while Redis does not answer: that is no failure of the
+   * events', which are not handled again meanwhile. If we stop first, they stay pending, and whoever claims
+   * them applies them again, which changes nothing.
+   */
+  const acknowledge = async (...entries: StreamEntry[]) => {
+    for (let attempt = 1; running; attempt++) {
+      try {
+        await commands.xack(stream, group, ...entries.map((entry) => entry.streamId));
+        for (const entry of entries) observer.onConsumed?.(entry);
+        return;
+      } catch (error) {
+        if (attempt === 1) logger.warn({ eventIds: entries.map((entry) => entry.eventId), err: error }, 'Could not acknowledge handled events; retrying');
+        await pause(backoffMs(attempt, retryBaseMs, maxRetryDelayMs));
       }
     }
   };
@@ -101,15 +118,15 @@ export async function consumeRedisStream(redis: RedisConnections, logger: Logger
         const fields = fieldsOf(flat);
         return { streamId, eventId: fields.id || undefined, body: fields.body ?? '', deliveries: 1 };
       });
+      let handled = false;
       try {
         await options.handleBatch(batch);
-        await commands.xack(stream, group, ...batch.map((entry) => entry.streamId));
-        for (const entry of batch) observer.onConsumed?.(entry);
-        return;
+        handled = true;
       } catch (error) {
         if (!running) return;
-        logger.debug({ count: batch.length, err: { message: (error as Error).message } }, 'A batch of events failed; handling them one by one');
+        logger.debug({ count: batch.length, err: error }, 'A batch of events failed; handling them one by one');
       }
+      if (handled) return acknowledge(...batch);
     }
     for (const [id, flat] of entries) await handleEntry(id, flat, 1);
   };
