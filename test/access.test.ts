@@ -260,6 +260,34 @@ describe('on the WebSocket', () => {
   });
 });
 
+it('records each live feed of new patients as a watch, from its start to its end', async () => {
+  const doctorId = (JSON.parse(Buffer.from(tokens.doctor!.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub;
+  const watches = () =>
+    queryPostgres<{ id: string; actor_role: string; field: string; ended_at: Date | null }>(system.databases.patients, 'select id, actor_role, field, ended_at from watch_log where actor_id = $1 order by started_at', [doctorId]);
+  const before = (await watches()).length;
+  const client = wsClient(system.patientsUrl, { authorization: `Bearer ${tokens.doctor}` });
+  let watch: { id: string; actor_role: string; field: string; ended_at: Date | null };
+  try {
+    collect(client, 'subscription { patientCreated { id email } }');
+    watch = await eventually(async () => (await watches())[before], 5000, 'the watch to start');
+    expect(watch).toMatchObject({ actor_role: 'DOCTOR', field: 'patientCreated', ended_at: null });
+  } finally {
+    await client.dispose();
+  }
+  // The socket closed: the watch ends.
+  await eventually(async () => ((await watches()).find((row) => row.id === watch.id)?.ended_at ? true : undefined), 5000, 'the watch to end');
+  // A refused subscription is no watch.
+  const refused = wsClient(system.patientsUrl, { authorization: `Bearer ${tokens.alice}` });
+  try {
+    const subscription = collect(refused, 'subscription { patientCreated { id } }');
+    await eventually(async () => (subscription.results[0]?.errors ? true : undefined), 5000, 'the refusal');
+  } finally {
+    await refused.dispose();
+  }
+  const aliceWatches = await queryPostgres(system.databases.patients, "select id from watch_log where actor_id = $1 and actor_role = 'PATIENT'", [ids.alice]);
+  expect(aliceWatches).toEqual([]);
+});
+
 it('writes an audit entry for every read of a patient record', async () => {
   const before = await queryPostgres<{ count: string }>(system.databases.patients, "select count(*) from audit_log where patient_id = $1 and action = 'read' and actor_id = $2", [ids.bobPatient, ids.alice]);
   await gql(system.gatewayUrl, 'query ($id: ID!) { patient(id: $id) { id } }', { id: ids.alicePatient }, tokens.alice);

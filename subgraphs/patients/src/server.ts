@@ -75,7 +75,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     metrics.gauge('phos_events_consumer_pending', 'Events delivered to the patients group and not yet acknowledged.', async () => (await consumer.stats()).pending);
     metrics.gauge('phos_events_dead_letters', 'Events in the dead-letter stream.', async () => (await consumer.stats()).deadLetters);
 
-    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients) };
+    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, logger) };
     const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'patients.graphql'), 'utf8'));
     const schema = buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]);
 

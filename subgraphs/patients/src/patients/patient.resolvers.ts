@@ -1,4 +1,5 @@
 import { createBatchLoader, requireUuid, forbidden, isStaff, requireCaller, requireSelfOrStaff, requireStaff } from '@phos/shared';
+import type { Logger } from '@phos/shared';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { Patient } from './patient.entity';
@@ -22,7 +23,7 @@ export function fromMessage(message: PatientMessage): Patient {
   return Object.assign(new Patient(), { ...patient, createdAt: new Date(message.createdAt) });
 }
 
-export function createPatientResolvers(patients: PatientService): Resolvers {
+export function createPatientResolvers(patients: PatientService, logger: Logger): Resolvers {
   /** A PATIENT reads only their own record (any other id, existing or not, is FORBIDDEN); staff read any. */
   const readPatient = async (context: Context, id: string): Promise<Patient | null> => {
     const caller = requireCaller(context);
@@ -47,10 +48,13 @@ export function createPatientResolvers(patients: PatientService): Resolvers {
     },
     Subscription: {
       patientCreated: {
-        subscribe: (_parent, _args, context) => {
+        subscribe: async (_parent, _args, context) => {
           const caller = requireStaff(context);
+          // Audited as a watch, from start to end: every patient created in between reaches this caller.
+          const watch = await patients.recordWatchStart(caller, 'patientCreated');
+          const ended = () => void patients.recordWatchEnd(watch).catch((error: unknown) => logger.warn({ watchId: watch, err: error }, 'Could not record the end of a watch'));
           // Served by the shared subscribe (server.ts): one execution per event for all alike subscribers.
-          return new SharedTopic(PATIENT_CREATED_TOPIC, caller.expiresAt);
+          return new SharedTopic(PATIENT_CREATED_TOPIC, caller.expiresAt, ended);
         },
         resolve: (message: PatientMessage) => fromMessage(message),
       },

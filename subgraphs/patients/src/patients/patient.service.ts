@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { Patient } from './patient.entity';
 import { ProcessedEvent } from './processed-event.entity';
 import { AuditEntry } from './audit-entry.entity';
+import { WatchEntry } from './watch-entry.entity';
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -122,6 +123,18 @@ export class PatientService {
       em.persist(em.create(AuditEntry, { id: randomUUID(), actorId: caller.userId, actorRole: caller.role, action: 'read', patientId: patient.id, eventId: null, at }));
     }
     await em.flush();
+  }
+
+  /** Records that `caller` started watching a live feed of patient records (`field`); returns the entry's id. */
+  async recordWatchStart(caller: Caller, field: string): Promise<string> {
+    const id = randomUUID();
+    await this.orm.em.fork().insert(WatchEntry, { id, actorId: caller.userId, actorRole: caller.role, field, startedAt: new Date(), endedAt: null });
+    return id;
+  }
+
+  /** Records that the watch `id` ended. */
+  async recordWatchEnd(id: string): Promise<void> {
+    await this.orm.em.fork().nativeUpdate(WatchEntry, { id, endedAt: null }, { endedAt: new Date() });
   }
 
   findById(id: string): Promise<Patient | null> {

@@ -15,6 +15,8 @@ export class SharedTopic implements AsyncIterable<never> {
     readonly topic: string,
     /** When the caller's token expires: the subscription ends then with UNAUTHENTICATED. */
     readonly expiresAt: number | undefined,
+    /** Called once when the subscription ends, however it ends (the client, its socket, expiry, a stop). */
+    readonly onEnd?: () => void,
   ) {}
 
   [Symbol.asyncIterator](): AsyncIterator<never> {
@@ -74,7 +76,10 @@ export function createSharedSubscribe(options: SharedSubscribeOptions) {
       groups.set(key, (group = created));
     }
     const owner = group;
-    const subscription: DirectSubscription = new DirectSubscription(delivery.socket, delivery.id, () => owner.leave(subscription));
+    const subscription: DirectSubscription = new DirectSubscription(delivery.socket, delivery.id, () => {
+      owner.leave(subscription);
+      source.onEnd?.();
+    });
     await owner.join(subscription);
     // It yields nothing (its events go straight to the socket), so it fits any result type.
     return endAtExpiry(subscription, source.expiresAt) as AsyncIterableIterator<ExecutionResult>;
