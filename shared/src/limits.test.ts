@@ -47,3 +47,14 @@ it('refuses an operation over the cost limit and lets one under it through', () 
   const errors = validate(schema, parse('{ patients(first: 40) { edges { node { id } } } }'), rules);
   expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/cost about 121; at most 100/)]);
 });
+
+it('measures each fragment once: a document that doubles its work in every fragment is refused at once', () => {
+  // F0 spreads F1 twice, F1 spreads F2 twice, … F39 selects `me { id }`: 2^39 paths to walk one by one, in a
+  // document of about 400 tokens. Its cost is 2^39 (the doubling fragments) × 2 (me, id).
+  const count = 40;
+  const fragments = Array.from({ length: count }, (_, i) => (i < count - 1 ? `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }` : `fragment F${i} on Query { me { id } }`));
+  const query = `{ ...F0 } ${fragments.join(' ')}`;
+  expect(costOf(query)).toBe(2 ** (count - 1) * 2);
+  // A fragment spread inside itself counts nothing there (validation refuses the cycle on its own).
+  expect(costOf('{ me { ...A } } fragment A on Person { id friends { edges { node { ...A } } } }')).toBe(1 + (1 + (1 + 5 * (1 + 1))));
+});

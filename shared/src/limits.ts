@@ -42,13 +42,19 @@ interface Measure {
   cost: number;
 }
 
-/** Depth and cost of a selection set of type `parent`, following fragments (each once per path, cycles ignored). */
+/**
+ * Depth and cost of a selection set of type `parent`, following fragments. Each fragment is measured once per
+ * document and its measure reused wherever it is spread (its type condition fixes what it selects): a
+ * document that spreads a fragment twice in each of 30 nested fragments costs 2^30 and is refused, in as
+ * many steps as it has fragments, not 2^30. A fragment spread inside itself (a cycle, which validation
+ * refuses anyway) counts nothing there.
+ */
 function measure(
   schema: GraphQLSchema,
   parent: GraphQLNamedType | undefined,
   selectionSet: SelectionSetNode,
   fragments: Record<string, FragmentDefinitionNode>,
-  seen: Set<string>,
+  measured: Map<string, Measure | 'measuring'>,
 ): Measure {
   let depth = 0;
   let cost = 0;
@@ -56,19 +62,24 @@ function measure(
     if (selection.kind === Kind.FIELD) {
       if (isIntrospection(selection.name.value)) continue;
       const field = isObjectType(parent) || isInterfaceType(parent) ? parent.getFields()[selection.name.value] : undefined;
-      const child = selection.selectionSet ? measure(schema, field && getNamedType(field.type), selection.selectionSet, fragments, seen) : { depth: 0, cost: 0 };
+      const child = selection.selectionSet ? measure(schema, field && getNamedType(field.type), selection.selectionSet, fragments, measured) : { depth: 0, cost: 0 };
       depth = Math.max(depth, 1 + child.depth);
       cost += 1 + pageSizeOf(selection, field) * child.cost;
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
-      const child = measure(schema, type, selection.selectionSet, fragments, seen);
+      const child = measure(schema, type, selection.selectionSet, fragments, measured);
       depth = Math.max(depth, child.depth);
       cost += child.cost;
     } else {
       const name = selection.name.value;
       const fragment = fragments[name];
-      if (!fragment || seen.has(name)) continue;
-      const child = measure(schema, schema.getType(fragment.typeCondition.name.value), fragment.selectionSet, fragments, new Set(seen).add(name));
+      let child = measured.get(name);
+      if (!fragment || child === 'measuring') continue;
+      if (!child) {
+        measured.set(name, 'measuring');
+        child = measure(schema, schema.getType(fragment.typeCondition.name.value), fragment.selectionSet, fragments, measured);
+        measured.set(name, child);
+      }
       depth = Math.max(depth, child.depth);
       cost += child.cost;
     }
@@ -93,7 +104,7 @@ export function limitRules(limits: { maxDepth: number; maxAliases: number; maxCo
       OperationDefinition: {
         leave(node) {
           const schema = context.getSchema();
-          const { depth, cost } = measure(schema, schema.getRootType(node.operation) ?? undefined, node.selectionSet, fragments, new Set());
+          const { depth, cost } = measure(schema, schema.getRootType(node.operation) ?? undefined, node.selectionSet, fragments, new Map());
           if (depth > limits.maxDepth) context.reportError(new GraphQLError(`The operation is nested ${depth} levels deep; at most ${limits.maxDepth} are allowed.`, { nodes: [node] }));
           if (cost > limits.maxCost) context.reportError(new GraphQLError(`The operation would cost about ${cost}; at most ${limits.maxCost} is allowed. Ask for smaller pages.`, { nodes: [node] }));
         },
