@@ -8,11 +8,10 @@ import { subscriptionStats } from '@phos/gateway';
 import * as auth from '@phos/shared/auth';
 import { AuthForwardingDataSource } from '../gateway/src/subgraphs';
 import { REGISTER, collect, gql, registration, resultsCollector, wsClient } from './support/graphql';
-import { eventually, redisClient } from './support/redis';
+import { PATIENT_CREATED_CHANNEL, eventually, redisClient } from './support/redis';
 import { staffTokens, startSystem } from './support/system';
 import type { TestSystem } from './support/system';
 
-const PATIENT_CREATED_CHANNEL = 'patients:patientcreated';
 const PATIENT_CREATED = `subscription { patientCreated { id firstName user { email role registeredAt } } }`;
 
 type Events = Pick<ReturnType<typeof collect>, 'next'>;

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { USER_REGISTERED_CHANNEL, createLogger, createUserRegisteredEvent } from '@phos/shared';
 import { REGISTER, collect, gql, registration, wsClient } from './support/graphql';
-import { eventually, redisClient, waitForSubscribers } from './support/redis';
+import { PATIENT_CREATED_CHANNEL, eventually, redisClient, waitForSubscribers } from './support/redis';
 import { startSystem } from './support/system';
 import type { TestSystem } from './support/system';
 
@@ -82,7 +82,7 @@ describe('metrics and traces', () => {
     const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const sub = collect(client, 'subscription { patientCreated { id email } }');
-      await waitForSubscribers(redis, 'patients:patientcreated');
+      await waitForSubscribers(redis, PATIENT_CREATED_CHANNEL);
       const publishedBefore = sample(await metricsOf(system.identityUrl), 'phos_events_published_total', { type: 'UserRegistered' }) ?? 0;
       const input = registration();
       expect((await gql(system.gatewayUrl, REGISTER, { input })).errors).toBeUndefined();
@@ -117,7 +117,7 @@ describe('metrics and traces', () => {
     const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const sub = collect(client, 'subscription Watch { patientCreated { id email user { id } } }');
-      await waitForSubscribers(redis, 'patients:patientcreated');
+      await waitForSubscribers(redis, PATIENT_CREATED_CHANNEL);
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const input = registration();
       const res = await fetch(system.gatewayUrl, {

@@ -2,10 +2,11 @@
  * The registration flow end to end, through the gateway, on PostgreSQL and on the embedded SQLite default:
  * register, see the patient arrive live on the patients subgraph, read it back joined across subgraphs.
  */
+import { Redis as RedisClient } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { REGISTER, collect, gql, registration, wsClient } from './support/graphql';
-import { redisClient, waitForSubscribers } from './support/redis';
-import { startSystem } from './support/system';
+import { PATIENT_CREATED_CHANNEL, redisClient, waitForSubscribers } from './support/redis';
+import { REDIS_URL, startSystem } from './support/system';
 import type { TestSystem } from './support/system';
 
 const PATIENT_CREATED = `subscription { patientCreated { id userId email firstName lastName createdAt } }`;
@@ -27,7 +28,7 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
     const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const live = collect(client, PATIENT_CREATED);
-      await waitForSubscribers(redis, 'patients:patientcreated');
+      await waitForSubscribers(redis, PATIENT_CREATED_CHANNEL);
 
       const input = registration({ firstName: '  Grace ', lastName: 'Hopper' });
       const registered = await gql(system.gatewayUrl, REGISTER, { input });
@@ -56,11 +57,31 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
     }
   });
 
+  it("delivers only this deployment's patients when another deployment shares the Redis server on database 0", async () => {
+    // PUB/SUB channels are one namespace for the whole Redis server; keys and streams are per database.
+    expect(PATIENT_CREATED_CHANNEL).toBe('patients:patientcreated@15');
+    const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
+    const neighbour = new RedisClient(REDIS_URL.replace(/\/\d+$/, '/0'));
+    try {
+      const live = collect(client, PATIENT_CREATED);
+      await waitForSubscribers(redis, PATIENT_CREATED_CHANNEL);
+      // The other deployment, on database 0, announces one of its patients on its own channel.
+      const foreign = { id: '0b7e1c1e-0000-4000-8000-00000000f00d', userId: '0b7e1c1e-0000-4000-8000-00000000beef', email: 'neighbour@example.org', firstName: 'Other', lastName: 'Deployment', createdAt: new Date().toISOString() };
+      await neighbour.publish('patients:patientcreated', JSON.stringify(foreign));
+      const { data } = await gql(system.gatewayUrl, REGISTER, { input: registration() });
+      await live.next((result) => result.data?.patientCreated.userId === data.register.user.id);
+      expect(live.results.map((result) => result.data?.patientCreated.userId)).not.toContain(foreign.userId);
+    } finally {
+      neighbour.disconnect();
+      await client.dispose();
+    }
+  });
+
   it('creates no patient for a DOCTOR', async () => {
     const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const live = collect(client, PATIENT_CREATED);
-      await waitForSubscribers(redis, 'patients:patientcreated');
+      await waitForSubscribers(redis, PATIENT_CREATED_CHANNEL);
       const doctor = await gql(system.gatewayUrl, REGISTER, { input: registration({ role: 'DOCTOR' }) }, system.adminToken);
       expect(doctor.data.register.user.role).toBe('DOCTOR');
       // A patient registered after the doctor: once it has arrived, the doctor's event has been handled too.
@@ -80,7 +101,7 @@ describe.each(['postgres', 'sqlite'] as const)('registration flow on %s', (kind)
     const client = wsClient(system.patientsUrl, { authorization: `Bearer ${system.staffToken}` });
     try {
       const live = collect(client, PATIENT_CREATED);
-      await waitForSubscribers(redis, 'patients:patientcreated');
+      await waitForSubscribers(redis, PATIENT_CREATED_CHANNEL);
       const ids: string[] = [];
       for (let i = 0; i < 3; i += 1) {
         const { data } = await gql(system.gatewayUrl, REGISTER, { input: registration() });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REGISTER, codes, collect, gql, registration, wsClient } from './support/graphql';
 import { ROOT } from './support/processes';
-import { eventually, redisClient, waitForSubscribers } from './support/redis';
+import { PATIENT_CREATED_CHANNEL, eventually, redisClient, waitForSubscribers } from './support/redis';
 import { startSystem } from './support/system';
 
 it('serves a changed supergraph file to new operations while running subscriptions carry on', async () => {
@@ -18,7 +18,7 @@ it('serves a changed supergraph file to new operations while running subscriptio
   const client = wsClient(system.gatewayUrl, { authorization: `Bearer ${system.staffToken}` });
   try {
     const running = collect(client, 'subscription { patientCreated { userId lastName user { email } } }');
-    await waitForSubscribers(redis, 'patients:patientcreated');
+    await waitForSubscribers(redis, PATIENT_CREATED_CHANNEL);
     const LAST_NAMES = '{ patients(first: 1) { edges { node { lastName } } } }';
     expect((await gql(system.gatewayUrl, LAST_NAMES, {}, system.staffToken)).errors).toBeUndefined();
 

@@ -1,5 +1,9 @@
 import { Redis } from 'ioredis';
+import { patientCreatedTopic } from '../../subgraphs/patients/src/patients/patient.resolvers';
 import { REDIS_URL } from './system';
+
+/** The channel the patients subgraph announces new patients on, in the suites' Redis database (15 by default). */
+export const PATIENT_CREATED_CHANNEL = patientCreatedTopic(Number(new URL(REDIS_URL).pathname.slice(1) || 0));
 
 /** A plain Redis client for assertions and for publishing raw events; `quit()` it in `afterAll`. */
 export function redisClient(): Redis {

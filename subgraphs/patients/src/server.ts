@@ -26,7 +26,7 @@ import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { Context } from './context';
 import type { Resolvers } from './generated/graphql';
 import { openPatientsDatabase } from './database';
-import { PATIENT_CREATED_TOPIC, createPatientResolvers, toMessage } from './patients/patient.resolvers';
+import { createPatientResolvers, patientCreatedTopic, toMessage } from './patients/patient.resolvers';
 import type { PatientMessage } from './patients/patient.resolvers';
 import { createSharedSubscribe } from './patients/shared-execution';
 import { PatientService } from './patients/patient.service';
@@ -57,6 +57,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     // Tokens are identity's: verified with its public keys, fetched from its JWKS and cached.
     const verifier = createTokenVerifier(config.auth, new URL(config.auth.jwksUrl));
     const pubsub = createGraphQLPubSub(redis);
+    const topic = patientCreatedTopic(redis.publisher.options.db ?? 0);
     const metrics = createServiceMetrics('patients');
     const tracer = createTracer('patients');
     cleanups.push(() => tracer.shutdown());
@@ -67,7 +68,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
       patients,
       logger,
       config: config.patients,
-      onPatientCreated: (patient, trace) => pubsub.publish(PATIENT_CREATED_TOPIC, toMessage(patient, trace.traceparent())),
+      onPatientCreated: (patient, trace) => pubsub.publish(topic, toMessage(patient, trace.traceparent())),
     });
     cleanups.push(() => consumer.stop());
     // Read when Prometheus scrapes, from the consumer group's figures in Redis.
@@ -75,7 +76,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     metrics.gauge('phos_events_consumer_pending', 'Events delivered to the patients group and not yet acknowledged.', async () => (await consumer.stats()).pending);
     metrics.gauge('phos_events_dead_letters', 'Events in the dead-letter stream.', async () => (await consumer.stats()).deadLetters);
 
-    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, logger) };
+    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, logger, topic) };
     const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'patients.graphql'), 'utf8'));
     const schema = buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]);
 

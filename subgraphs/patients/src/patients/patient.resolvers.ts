@@ -6,8 +6,15 @@ import { Patient } from './patient.entity';
 import type { PatientService } from './patient.service';
 import { SharedTopic } from './shared-execution';
 
-/** Where new patients are announced; a Redis channel, so subscribers on every replica receive them. */
-export const PATIENT_CREATED_TOPIC = 'patients:patientcreated';
+/**
+ * Where new patients are announced: a Redis channel, so subscribers on every replica receive them. Redis
+ * keeps keys and streams apart per database, but PUB/SUB channels are one namespace for the whole server, so
+ * a deployment on another database than 0 announces on a channel of its own (`…@<db>`): two deployments
+ * sharing a Redis server on different databases never see each other's patients.
+ */
+export function patientCreatedTopic(db: number): string {
+  return db === 0 ? 'patients:patientcreated' : `patients:patientcreated@${db}`;
+}
 
 /** A patient as it travels through Redis: JSON, so the date is a string; with the trace that created it. */
 export type PatientMessage = Omit<Patient, 'createdAt'> & { createdAt: string; traceparent?: string };
@@ -23,7 +30,7 @@ export function fromMessage(message: PatientMessage): Patient {
   return Object.assign(new Patient(), { ...patient, createdAt: new Date(message.createdAt) });
 }
 
-export function createPatientResolvers(patients: PatientService, logger: Logger): Resolvers {
+export function createPatientResolvers(patients: PatientService, logger: Logger, topic: string): Resolvers {
   /** A PATIENT reads only their own record (any other id, existing or not, is FORBIDDEN); staff read any. */
   const readPatient = async (context: Context, id: string): Promise<Patient | null> => {
     const caller = requireCaller(context);
@@ -54,7 +61,7 @@ export function createPatientResolvers(patients: PatientService, logger: Logger)
           const watch = await patients.recordWatchStart(caller, 'patientCreated');
           const ended = () => void patients.recordWatchEnd(watch).catch((error: unknown) => logger.warn({ watchId: watch, err: error }, 'Could not record the end of a watch'));
           // Served by the shared subscribe (server.ts): one execution per event for all alike subscribers.
-          return new SharedTopic(PATIENT_CREATED_TOPIC, caller.expiresAt, ended);
+          return new SharedTopic(topic, caller.expiresAt, ended);
         },
         resolve: (message: PatientMessage) => fromMessage(message),
       },
