@@ -1,5 +1,5 @@
 import { ApolloGateway } from '@apollo/gateway';
-import { callerFromAuthorization, createLogger, createServiceMetrics, createTokenVerifier, createTracer, apolloLogger } from '@phos/shared';
+import { callerFromAuthorization, createLogger, proxyTrust, createServiceMetrics, createTokenVerifier, createTracer, apolloLogger } from '@phos/shared';
 import type { Config, Logger, RunningService } from '@phos/shared';
 import { startGraphQLService } from '@phos/shared/graphql-service';
 import type { GatewayContext } from './context';
@@ -48,7 +48,10 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     buildService: ({ name, url }) => dataSourceFor(name, urls[name] ?? url ?? ''),
     logger: apolloLogger(logger),
   });
+  // The gateway is the public endpoint: only the proxies TRUST_PROXY names may say who the client is.
+  const trustProxy = proxyTrust(config.gateway.trustProxy);
   const subscriptions = createGatewaySubscriptions({
+    clientAddress: trustProxy.addressOf,
     dataSourceFor,
     subgraphUrls: urls,
     upstreamTimeoutMs: config.gateway.subscriptionUpstreamTimeoutMs,
@@ -82,6 +85,7 @@ export async function start(config: Config, logger: Logger = createLogger('gatew
     // The live page for staff (static files built from gateway/live).
     routes: liveRoutes(),
     context: async (req) => ({ authorization: req.headers.authorization, ip: req.ip }),
+    trustProxy,
     checks: {
       supergraph: async () => {
         if (!loaded) throw new Error('the supergraph is not loaded');

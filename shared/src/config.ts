@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { proxyTrust } from './client-address';
 
 /** Attempts allowed per window. */
 export interface RateLimitRule {
@@ -38,6 +39,12 @@ export interface Config {
     readonly subscriptionUpstreamTimeoutMs: number;
     /** `WS_ALLOWED_ORIGINS`, comma-separated: browsers from other origins cannot open a WebSocket. Unset allows any. */
     readonly allowedOrigins: readonly string[];
+    /**
+     * `TRUST_PROXY`, default `loopback`: the proxies in front of the gateway whose `X-Forwarded-For` gives the
+     * client's address (for rate limits and logs), in Express's `trust proxy` words: `loopback`, `uniquelocal`,
+     * `10.0.0.0/8`, an address, a comma-separated list of them.
+     */
+    readonly trustProxy: string;
   };
   readonly identity: {
     /** `IDENTITY_PORT`, default 4001. */
@@ -98,6 +105,17 @@ export interface Config {
 }
 
 /** A configuration value that cannot be used; its message is one line that says what to set. */
+/** `TRUST_PROXY`, checked: a list of addresses, networks or Express's names for them. */
+function trustProxySetting(env: NodeJS.ProcessEnv): string {
+  const raw = env.TRUST_PROXY?.trim() || 'loopback';
+  try {
+    proxyTrust(raw);
+  } catch (error) {
+    throw new ConfigError(`TRUST_PROXY must list addresses, networks (10.0.0.0/8) or loopback, linklocal, uniquelocal, got "${raw}" (${(error as Error).message})`);
+  }
+  return raw;
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -216,6 +234,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       subgraphUrls: Object.freeze(subgraphUrls),
       subscriptionUpstreamTimeoutMs: positiveInt(env, 'SUBSCRIPTION_UPSTREAM_TIMEOUT_MS', 30_000),
       allowedOrigins: (env.WS_ALLOWED_ORIGINS ?? '').split(',').map((origin) => origin.trim()).filter(Boolean),
+      trustProxy: trustProxySetting(env),
     },
     identity: {
       port: port(env, 'IDENTITY_PORT', 4001),

@@ -12,6 +12,8 @@ import type { Request, Response } from 'express';
 import { GraphQLError } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import type { Server } from 'node:http';
+import { INTERNAL_NETWORKS, isInternalAddress, proxyTrust } from './client-address';
+import type { ProxyTrust } from './client-address';
 import { createFormatError } from './graphql';
 import { QUERY_LIMITS, limitRules } from './limits';
 import { healthzHandler, readyzHandler } from './health';
@@ -88,6 +90,8 @@ export interface GraphQLServiceOptions<TContext extends BaseContext> {
   gateway?: ApolloServerOptionsWithGateway<TContext>['gateway'];
   /** Builds the context of one HTTP request. */
   context: (req: Request) => Promise<TContext>;
+  /** Whose X-Forwarded-For `req.ip` believes. Default: peers on loopback and private networks. */
+  trustProxy?: ProxyTrust;
   /** The dependencies `/readyz` checks. */
   checks: HealthChecks;
   /** Extra GET routes (identity's `/.well-known/jwks.json`). */
@@ -136,9 +140,9 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
   // No ETag: answers are `no-store` (patient data must not sit in any cache), so nothing ever revalidates
   // one, and hashing each body is work for nothing.
   app.set('etag', false);
-  // `req.ip` is the client's: X-Forwarded-For is believed from proxies on loopback and private networks
-  // (the gateway, a load balancer in the same network), never from the internet.
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  // `req.ip` is the client's: X-Forwarded-For is believed only from the proxies the service trusts (a
+  // subgraph: the gateway, on loopback or a private network; the gateway: TRUST_PROXY).
+  app.set('trust proxy', (options.trustProxy ?? proxyTrust(INTERNAL_NETWORKS)).trusts);
   const server = createHttpServer(app);
   // `apollo` is read lazily: the WebSocket server needs it only once connections arrive, after start.
   const detach: (() => Promise<void>) | undefined = options.attach?.(server, () => apollo);
@@ -176,9 +180,8 @@ export async function startGraphQLService<TContext extends BaseContext>(options:
   app.get('/readyz', readyzHandler(options.checks, options.details));
   // Metrics are for the operator's scraper: from loopback or a private network, not through a proxy (which
   // would add X-Forwarded-For). Requests from the internet, direct or proxied, are refused.
-  const isInternal = app.get('trust proxy fn') as (address: string | undefined, hop: number) => boolean;
   app.get('/metrics', (req, res) => {
-    if (isInternal(req.socket.remoteAddress, 0) && req.headers['x-forwarded-for'] === undefined) return metrics.handler(req, res);
+    if (isInternalAddress(req.socket.remoteAddress) && req.headers['x-forwarded-for'] === undefined) return metrics.handler(req, res);
     res.status(403).type('text/plain').send('Metrics are served to loopback and private networks only.\n');
   });
   for (const [path, handler] of Object.entries(options.routes ?? {})) app.get(path, handler);

@@ -1,4 +1,5 @@
 export * from './auth';
+export * from './client-address';
 export * from './authz';
 export * from './config';
 export * from './direct-subscription';

@@ -29,6 +29,8 @@ export interface GatewaySubscriptionsOptions {
   authenticate: GatewayWebSocketServerOptions['authenticate'];
   /** Origins allowed to open a WebSocket; empty allows any. */
   allowedOrigins?: readonly string[];
+  /** The client's address of a WebSocket's upgrade request (see {@link GatewayWebSocketServerOptions.clientAddress}). */
+  clientAddress: GatewayWebSocketServerOptions['clientAddress'];
   isProduction: boolean;
   logger: Logger;
 }
@@ -82,6 +84,7 @@ export function createGatewaySubscriptions(options: GatewaySubscriptionsOptions)
         connectionInitWaitTimeoutMs: options.connectionInitWaitTimeoutMs,
         authenticate: options.authenticate,
         allowedOrigins: options.allowedOrigins,
+        clientAddress: options.clientAddress,
         isProduction: options.isProduction,
         logger,
       });

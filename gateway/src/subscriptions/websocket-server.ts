@@ -40,6 +40,11 @@ export interface GatewayWebSocketServerOptions {
   maxSubscriptionsPerConnection?: number;
   /** Origins allowed to open a WebSocket (browsers send `Origin`); empty or undefined allows any. */
   allowedOrigins?: readonly string[];
+  /**
+   * The client's address, from the upgrade request, as HTTP requests get it: a trusted proxy's
+   * `X-Forwarded-For`, else the peer (rate limits per address count WebSocket `login` and `register` too).
+   */
+  clientAddress: (request: IncomingMessage) => string;
   isProduction: boolean;
   logger: Logger;
 }
@@ -154,7 +159,8 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
         const coerced = getVariableValues(snapshot.apiSchema, prepared.operation.variableDefinitions ?? [], payload.variables ?? {});
         if (coerced.errors) return coerced.errors;
         const authorization = typeof ctx.connectionParams?.authorization === 'string' ? ctx.connectionParams.authorization : undefined;
-        const ip = (ctx.extra as { request?: IncomingMessage }).request?.socket.remoteAddress;
+        const request = (ctx.extra as { request?: IncomingMessage }).request;
+        const ip = request && options.clientAddress(request);
         const socket = (ctx.extra as { socket: WebSocket }).socket;
         const contextValue: OperationContext = { authorization, ip, prepared, payload, expiresAt: caller.caller?.expiresAt, socket, id };
         return {
