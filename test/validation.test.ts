@@ -21,6 +21,9 @@ describe('register validation', () => {
     ['an email without a domain dot', { email: 'a@localhost' }, 'email'],
     ['an email with a space', { email: 'a b@example.org' }, 'email'],
     ['an email of 255 characters', { email: `${'a'.repeat(243)}@example.org` }, 'email'],
+    // 252 characters, but 492 in lower case ('İ' lower-cases to two): the key it is unique by must fit too.
+    ['an email that grows past 254 characters in lower case', { email: `${'İ'.repeat(240)}@example.org` }, 'email'],
+    ['an email with an invisible character (a look-alike of another)', { email: 'admin\u200b@example.org' }, 'email'],
     ['an empty email', { email: '' }, 'email'],
     ['a password of 7 characters', { password: 'short12' }, 'password'],
     ['a password of 129 characters', { password: 'p'.repeat(129) }, 'password'],

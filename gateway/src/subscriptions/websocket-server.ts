@@ -140,7 +140,8 @@ export function createGatewayWebSocketServer(options: GatewayWebSocketServerOpti
       onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
         const snapshot = options.snapshot();
         if (!snapshot) return [new GraphQLError('The gateway has not loaded its supergraph yet; try again shortly.')];
-        if (Object.keys(ctx.subscriptions).length >= maxSubscriptions) {
+        // graphql-ws has already entered this operation: it is one of the count.
+        if (Object.keys(ctx.subscriptions).length > maxSubscriptions) {
           return [new GraphQLError(`At most ${maxSubscriptions} operations per connection at once.`, { extensions: { code: ErrorCode.BadUserInput } })];
         }
         const prepared = snapshot.prepare(payload.query, payload.operationName);

@@ -110,7 +110,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
             },
             // The same limits as over HTTP: tokens at parse time, then depth, aliases and cost.
             onSubscribe: (ctx, id, payload) => {
-              if (Object.keys(ctx.subscriptions).length >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
+              if (Object.keys(ctx.subscriptions).length > MAX_SUBSCRIPTIONS_PER_CONNECTION) {
                 return [new GraphQLError(`At most ${MAX_SUBSCRIPTIONS_PER_CONNECTION} subscriptions per connection.`, { extensions: { code: 'BAD_USER_INPUT' } })];
               }
               let document;

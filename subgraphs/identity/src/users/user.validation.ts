@@ -6,9 +6,10 @@ export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 128;
 export const NAME_MAX_LENGTH = 100;
 
-// One @, a non-empty local part and a dotted domain, no spaces or control characters: strict enough to catch
-// typos, loose enough for every address a mail server accepts in practice.
-const EMAIL_PATTERN = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}.]+(\.[^\s@\p{Cc}.]+)+$/u;
+// One @, a non-empty local part and a dotted domain, no spaces, control or invisible format characters (a
+// zero-width space would make a look-alike of another address): strict enough to catch typos, loose enough for
+// every address a mail server accepts in practice.
+const EMAIL_PATTERN = /^[^\s@\p{Cc}\p{Cf}]+@[^\s@\p{Cc}\p{Cf}.]+(\.[^\s@\p{Cc}\p{Cf}.]+)+$/u;
 
 /** The key an email is unique by: emails compare case-insensitively. */
 export function emailKey(email: string): string {
@@ -17,7 +18,8 @@ export function emailKey(email: string): string {
 
 export function validateEmail(raw: string): string {
   const email = raw.trim();
-  if (email.length > EMAIL_MAX_LENGTH) throw badUserInput('email', `Email must be at most ${EMAIL_MAX_LENGTH} characters.`);
+  // The key it is unique by too: a few letters grow in lower case ('İ' becomes two).
+  if (email.length > EMAIL_MAX_LENGTH || emailKey(email).length > EMAIL_MAX_LENGTH) throw badUserInput('email', `Email must be at most ${EMAIL_MAX_LENGTH} characters.`);
   if (!EMAIL_PATTERN.test(email)) throw badUserInput('email', 'Email is not a valid address, e.g. name@example.org.');
   return email;
 }
