@@ -71,6 +71,8 @@ export function endAtExpiry<T>(source: AsyncIterator<T>, expiresAt: number | und
         source.next().then(
           (result) => {
             rejectRead = undefined;
+            // Over by itself (the upstream completed): the timer would keep the subscription in memory until expiry.
+            if (result.done) clearTimeout(timer);
             resolve(result);
           },
           (error: unknown) => {
