@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { ConfigError, proxyTrust } from '@phos/shared';
+import { ownRedis } from './support/processes';
+import type { OwnRedis } from './support/processes';
 import { testConfig, startSystem } from './support/system';
 import type { TestSystem } from './support/system';
 
@@ -16,11 +18,15 @@ const someone = () => ({ email: `nobody-${randomBytes(6).toString('hex')}@exampl
 
 describe('the client address behind proxies', () => {
   let system: TestSystem;
+  // A Redis of the suite's own: its counters start empty, whatever other suites did from loopback this minute.
+  let redis: OwnRedis;
   beforeAll(async () => {
-    system = await startSystem('sqlite', { RATE_LIMIT_LOGIN_PER_IP: '3', RATE_LIMIT_LOGIN_PER_ACCOUNT: '1000' });
+    redis = await ownRedis();
+    system = await startSystem('sqlite', { REDIS_URL: redis.url, RATE_LIMIT_LOGIN_PER_IP: '3', RATE_LIMIT_LOGIN_PER_ACCOUNT: '1000' });
   });
   afterAll(async () => {
     await system?.stop();
+    await redis?.remove();
   });
 
   const overHttp = async (forwardedFor: string) => {
