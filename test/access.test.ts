@@ -288,6 +288,21 @@ it('records each live feed of new patients as a watch, from its start to its end
   expect(aliceWatches).toEqual([]);
 });
 
+it('records the end of the watches a stop of the patients subgraph ends', async () => {
+  const client = wsClient(system.patientsUrl, { authorization: `Bearer ${tokens.admin}` });
+  const adminId = (JSON.parse(Buffer.from(tokens.admin!.split('.')[1]!, 'base64url').toString()) as { sub: string }).sub;
+  const open = () => queryPostgres<{ id: string }>(system.databases.patients, 'select id from watch_log where actor_id = $1 and ended_at is null', [adminId]);
+  try {
+    collect(client, 'subscription { patientCreated { id } }');
+    await eventually(async () => ((await open()).length === 1 ? true : undefined), 5000, 'the watch to start');
+    await system.stopPatients();
+    expect(await open()).toEqual([]);
+  } finally {
+    await client.dispose();
+    await system.startPatients();
+  }
+});
+
 it('writes an audit entry for every read of a patient record', async () => {
   const before = await queryPostgres<{ count: string }>(system.databases.patients, "select count(*) from audit_log where patient_id = $1 and action = 'read' and actor_id = $2", [ids.bobPatient, ids.alice]);
   await gql(system.gatewayUrl, 'query ($id: ID!) { patient(id: $id) { id } }', { id: ids.alicePatient }, tokens.alice);

@@ -53,7 +53,9 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     const orm = await openPatientsDatabase(config.patients.database, logger);
     cleanups.push(() => orm.close());
 
-    const patients = new PatientService(orm);
+    const patients = new PatientService(orm, logger);
+    // Before the database closes: the ends of the watches the stop itself ended.
+    cleanups.push(() => patients.flushWatchEnds());
     // Tokens are identity's: verified with its public keys, fetched from its JWKS and cached.
     const verifier = createTokenVerifier(config.auth, new URL(config.auth.jwksUrl));
     const pubsub = createGraphQLPubSub(redis);
@@ -76,7 +78,7 @@ export async function start(config: Config, logger: Logger = createLogger('patie
     metrics.gauge('phos_events_consumer_pending', 'Events delivered to the patients group and not yet acknowledged.', async () => (await consumer.stats()).pending);
     metrics.gauge('phos_events_dead_letters', 'Events in the dead-letter stream.', async () => (await consumer.stats()).deadLetters);
 
-    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, logger, topic) };
+    const resolvers: Resolvers = { DateTime: DateTimeScalar, ...createPatientResolvers(patients, topic) };
     const typeDefs = parse(readFileSync(join(projectRoot, 'schema', 'patients.graphql'), 'utf8'));
     const schema = buildSubgraphSchema([{ typeDefs, resolvers: resolvers as never }]);
 

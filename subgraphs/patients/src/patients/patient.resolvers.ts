@@ -1,5 +1,4 @@
 import { createBatchLoader, requireUuid, forbidden, isStaff, requireCaller, requireSelfOrStaff, requireStaff } from '@phos/shared';
-import type { Logger } from '@phos/shared';
 import type { Context } from '../context';
 import type { Resolvers } from '../generated/graphql';
 import { Patient } from './patient.entity';
@@ -30,7 +29,7 @@ export function fromMessage(message: PatientMessage): Patient {
   return Object.assign(new Patient(), { ...patient, createdAt: new Date(message.createdAt) });
 }
 
-export function createPatientResolvers(patients: PatientService, logger: Logger, topic: string): Resolvers {
+export function createPatientResolvers(patients: PatientService, topic: string): Resolvers {
   /** A PATIENT reads only their own record (any other id, existing or not, is FORBIDDEN); staff read any. */
   const readPatient = async (context: Context, id: string): Promise<Patient | null> => {
     const caller = requireCaller(context);
@@ -59,9 +58,8 @@ export function createPatientResolvers(patients: PatientService, logger: Logger,
           const caller = requireStaff(context);
           // Audited as a watch, from start to end: every patient created in between reaches this caller.
           const watch = await patients.recordWatchStart(caller, 'patientCreated');
-          const ended = () => void patients.recordWatchEnd(watch).catch((error: unknown) => logger.warn({ watchId: watch, err: error }, 'Could not record the end of a watch'));
           // Served by the shared subscribe (server.ts): one execution per event for all alike subscribers.
-          return new SharedTopic(topic, caller.expiresAt, ended);
+          return new SharedTopic(topic, caller.expiresAt, () => patients.recordWatchEnd(watch));
         },
         resolve: (message: PatientMessage) => fromMessage(message),
       },

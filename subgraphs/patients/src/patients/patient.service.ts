@@ -1,7 +1,7 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import { randomUUID } from 'node:crypto';
 import { badUserInput, isUuid } from '@phos/shared';
-import type { Caller, UserRegisteredEvent } from '@phos/shared';
+import type { Caller, Logger, UserRegisteredEvent } from '@phos/shared';
 import { isPostgres, pingDatabase } from '@phos/shared/database';
 import type { Database } from '@phos/shared/database';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -9,6 +9,11 @@ import { Patient } from './patient.entity';
 import { ProcessedEvent } from './processed-event.entity';
 import { AuditEntry } from './audit-entry.entity';
 import { WatchEntry } from './watch-entry.entity';
+
+/** How long ended watches gather before one UPDATE records them all. */
+const WATCH_END_WINDOW_MS = 100;
+/** Watch ids per UPDATE (SQLite caps a statement's parameters). */
+const WATCH_END_BATCH = 500;
 
 export const MAX_PAGE_SIZE = 100;
 
@@ -24,7 +29,14 @@ export interface PatientPage {
 
 /** Patient records: created from events, read by id, by user and page by page. */
 export class PatientService {
-  constructor(private readonly orm: Database) {}
+  /** Watches that ended and are not yet recorded (see {@link recordWatchEnd}). */
+  private endedWatches: string[] = [];
+  private endTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly orm: Database,
+    private readonly logger?: Logger,
+  ) {}
 
   /**
    * Applies a UserRegistered event once: records the event id and creates the user's patient in one
@@ -132,9 +144,31 @@ export class PatientService {
     return id;
   }
 
-  /** Records that the watch `id` ended. */
-  async recordWatchEnd(id: string): Promise<void> {
-    await this.orm.em.fork().nativeUpdate(WatchEntry, { id, endedAt: null }, { endedAt: new Date() });
+  /**
+   * Records that the watch `id` ended, together with the others that end within 100 ms: one UPDATE for a
+   * thousand screens closing at once, not a thousand. The recorded end is up to that much late, never early.
+   */
+  recordWatchEnd(id: string): void {
+    this.endedWatches.push(id);
+    this.endTimer ??= setTimeout(() => void this.flushWatchEnds(), WATCH_END_WINDOW_MS);
+  }
+
+  /** Writes the ends of watches recorded so far (at once, e.g. before the service stops). Keeps them for the next try if the database fails. */
+  async flushWatchEnds(): Promise<void> {
+    clearTimeout(this.endTimer);
+    this.endTimer = undefined;
+    const ids = this.endedWatches.splice(0);
+    const endedAt = new Date();
+    for (let start = 0; start < ids.length; start += WATCH_END_BATCH) {
+      const batch = ids.slice(start, start + WATCH_END_BATCH);
+      try {
+        await this.orm.em.fork().nativeUpdate(WatchEntry, { id: { $in: batch }, endedAt: null }, { endedAt });
+      } catch (error) {
+        this.endedWatches.push(...ids.slice(start));
+        this.logger?.warn({ watches: ids.length - start, err: error }, 'Could not record the end of watches; trying again with the next ones');
+        return;
+      }
+    }
   }
 
   findById(id: string): Promise<Patient | null> {
