@@ -24,8 +24,9 @@ export function proxyTrust(setting: string): ProxyTrust {
   return { setting, trusts, addressOf: (request) => proxyaddr(request, trusts) };
 }
 
+const internal = proxyTrust(INTERNAL_NETWORKS).trusts;
+
 /** True for a peer on loopback or a private network (for `/metrics`, whatever proxies are trusted). */
-export const isInternalAddress: (address: string | undefined) => boolean = (() => {
-  const internal = proxyTrust(INTERNAL_NETWORKS).trusts;
-  return (address) => address !== undefined && internal(address, 0);
-})();
+export function isInternalAddress(address: string | undefined): boolean {
+  return address !== undefined && internal(address, 0);
+}
